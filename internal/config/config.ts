@@ -1,0 +1,177 @@
+import { z } from "zod";
+
+export const ALL_ROLES = ["api", "relay", "planner", "worker", "scheduler", "gateway"] as const;
+export type Role = (typeof ALL_ROLES)[number];
+
+const durationList = z
+  .string()
+  .transform((s, ctx) => {
+    const out: number[] = [];
+    for (const part of s.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const ms = parseDuration(part);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `"${part}" is not a duration like 500ms, 10s, 2m, 1h` });
+        return z.NEVER;
+      }
+      out.push(ms);
+    }
+    return out;
+  });
+
+const duration = z.string().transform((s, ctx) => {
+  const ms = parseDuration(s.trim());
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `"${s}" is not a duration like 500ms, 10s, 2m, 1h` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export function parseDuration(s: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(s);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"]);
+}
+
+const hostPort = z.string().regex(/^[^:\s]+:\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:50051");
+const mysqlUrl = z.string().regex(/^mysql:\/\/[^/\s]+\/\w+$/, "expected mysql://user[:pass]@host:port/database");
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+/** Every setting, its env var, and its default. The README's config table mirrors this list. */
+const schema = z.object({
+  NOTIFY_ROLES: z
+    .string()
+    .default(ALL_ROLES.join(","))
+    .transform((s, ctx) => {
+      const roles = s.split(",").map((r) => r.trim()).filter(Boolean);
+      const bad = roles.filter((r) => !(ALL_ROLES as readonly string[]).includes(r));
+      if (bad.length) {
+        ctx.addIssue({ code: "custom", message: `unknown role(s) ${bad.join(", ")}; known: ${ALL_ROLES.join(", ")}` });
+        return z.NEVER;
+      }
+      return roles as Role[];
+    }),
+  NOTIFY_DB_URL: mysqlUrl.default("mysql://root@127.0.0.1:3306/notify"),
+  NOTIFY_DB_POOL: int(1, 512).default(32),
+  NOTIFY_MIGRATE_ON_START: bool.default(true),
+  NOTIFY_NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  NOTIFY_NATS_PREFIX: z.string().regex(/^[a-z][a-z0-9_]{0,30}$/, "lowercase letters, digits, _ (max 31)").default("notify"),
+  NOTIFY_NATS_REPLICAS: int(1, 5).default(1),
+  NOTIFY_GRPC_ADDR: hostPort.default("127.0.0.1:50051"),
+  NOTIFY_HTTP_ADDR: hostPort.default("127.0.0.1:8080"),
+  NOTIFY_PUBLIC_URL: z.url().default("http://127.0.0.1:8080"),
+  NOTIFY_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
+  NOTIFY_BOOTSTRAP_API_KEY: z.string().min(24, "at least 24 characters").optional(),
+  NOTIFY_SMTP_URL: z.string().regex(/^smtps?:\/\//, "expected smtp://[user:pass@]host:port").default("smtp://127.0.0.1:1025"),
+  NOTIFY_SMTP_FALLBACK_URL: z.string().regex(/^smtps?:\/\//, "expected smtp://[user:pass@]host:port").optional(),
+  NOTIFY_SMTP_POOL: int(1, 64).default(4),
+  NOTIFY_SMTP_RATE: int(1, 100_000).default(500),
+  NOTIFY_SMTP_CONCURRENCY: int(1, 1000).default(32),
+  NOTIFY_MAIL_FROM: z.string().default("Cinema <no-reply@cinema.example>"),
+  NOTIFY_MAIL_DOMAIN: z.string().default("cinema.example"),
+  NOTIFY_USERS_ADDR: hostPort.default("127.0.0.1:50061"),
+  NOTIFY_USERS_REPLICA_ADDR: hostPort.optional(),
+  NOTIFY_USERS_RATE: int(1, 100_000).default(200),
+  NOTIFY_USERS_CONCURRENCY: int(1, 256).default(8),
+  NOTIFY_USERS_BATCH: int(1, 500).default(100),
+  NOTIFY_USERS_CACHE_TTL: duration.default(5000),
+  NOTIFY_USERS_TIMEOUT: duration.default(3000),
+  NOTIFY_RETRY_BACKOFF: durationList.default([10_000, 30_000, 120_000, 600_000, 3_600_000]),
+  NOTIFY_WORKER_BATCH: int(1, 1000).default(128),
+  NOTIFY_LEASE: duration.default(60_000),
+  NOTIFY_RELAY_BATCH: int(1, 5000).default(500),
+  NOTIFY_RELAY_POLL: duration.default(1000),
+  NOTIFY_RECONCILE_AFTER: duration.default(300_000),
+  NOTIFY_SHUTDOWN_GRACE: duration.default(10_000),
+  NOTIFY_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+
+type Parsed = z.infer<typeof schema>;
+
+export interface Config {
+  roles: Role[];
+  db: { url: string; poolSize: number; migrateOnStart: boolean };
+  nats: { url: string; prefix: string; replicas: number };
+  grpcAddr: string;
+  httpAddr: string;
+  publicUrl: string;
+  maxRequestBytes: number;
+  bootstrapApiKey?: string;
+  smtp: { urls: string[]; pool: number; rate: number; concurrency: number; from: string; domain: string };
+  users: {
+    addr: string;
+    replicaAddr?: string;
+    rate: number;
+    concurrency: number;
+    batch: number;
+    cacheTtlMs: number;
+    timeoutMs: number;
+  };
+  retry: { backoffMs: number[] };
+  worker: { batch: number; leaseMs: number };
+  relay: { batch: number; pollMs: number };
+  reconcileAfterMs: number;
+  shutdownGraceMs: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+/** Turns the environment into a typed config; every bad variable is named in one error. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== "") input[key] = v;
+  }
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`));
+  }
+  return fromParsed(r.data);
+}
+
+function fromParsed(p: Parsed): Config {
+  return {
+    roles: p.NOTIFY_ROLES,
+    db: { url: p.NOTIFY_DB_URL, poolSize: p.NOTIFY_DB_POOL, migrateOnStart: p.NOTIFY_MIGRATE_ON_START },
+    nats: { url: p.NOTIFY_NATS_URL, prefix: p.NOTIFY_NATS_PREFIX, replicas: p.NOTIFY_NATS_REPLICAS },
+    grpcAddr: p.NOTIFY_GRPC_ADDR,
+    httpAddr: p.NOTIFY_HTTP_ADDR,
+    publicUrl: p.NOTIFY_PUBLIC_URL.replace(/\/$/, ""),
+    maxRequestBytes: p.NOTIFY_MAX_REQUEST_BYTES,
+    bootstrapApiKey: p.NOTIFY_BOOTSTRAP_API_KEY,
+    smtp: {
+      urls: [p.NOTIFY_SMTP_URL, ...(p.NOTIFY_SMTP_FALLBACK_URL ? [p.NOTIFY_SMTP_FALLBACK_URL] : [])],
+      pool: p.NOTIFY_SMTP_POOL,
+      rate: p.NOTIFY_SMTP_RATE,
+      concurrency: p.NOTIFY_SMTP_CONCURRENCY,
+      from: p.NOTIFY_MAIL_FROM,
+      domain: p.NOTIFY_MAIL_DOMAIN,
+    },
+    users: {
+      addr: p.NOTIFY_USERS_ADDR,
+      replicaAddr: p.NOTIFY_USERS_REPLICA_ADDR,
+      rate: p.NOTIFY_USERS_RATE,
+      concurrency: p.NOTIFY_USERS_CONCURRENCY,
+      batch: p.NOTIFY_USERS_BATCH,
+      cacheTtlMs: p.NOTIFY_USERS_CACHE_TTL,
+      timeoutMs: p.NOTIFY_USERS_TIMEOUT,
+    },
+    retry: { backoffMs: p.NOTIFY_RETRY_BACKOFF },
+    worker: { batch: p.NOTIFY_WORKER_BATCH, leaseMs: p.NOTIFY_LEASE },
+    relay: { batch: p.NOTIFY_RELAY_BATCH, pollMs: p.NOTIFY_RELAY_POLL },
+    reconcileAfterMs: p.NOTIFY_RECONCILE_AFTER,
+    shutdownGraceMs: p.NOTIFY_SHUTDOWN_GRACE,
+    logLevel: p.NOTIFY_LOG_LEVEL,
+  };
+}
+
+/** The variables loadConfig reads, for docs and `notifyd --help`. */
+export const CONFIG_KEYS = Object.keys(schema.shape);
