@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file notify/v1/template_service.proto.
  */
 export const file_notify_v1_template_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBub3RpZnkvdjEvdGVtcGxhdGVfc2VydmljZS5wcm90bxIJbm90aWZ5LnYxIo4BCghWYXJpYWJsZRIMCgRuYW1lGAEgASgJEiUKBHR5cGUYAiABKA4yFy5ub3RpZnkudjEuVmFyaWFibGVUeXBlEhAKCHJlcXVpcmVkGAMgASgIEiYKBnNhbXBsZRgEIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRITCgtkZXNjcmlwdGlvbhgFIAEoCSKBAQoNTG9jYWxlQ29udGVudBIOCgZsb2NhbGUYASABKAkSMgoFcGFydHMYAiADKAsyIy5ub3RpZnkudjEuTG9jYWxlQ29udGVudC5QYXJ0c0VudHJ5GiwKClBhcnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLKAQoPVGVtcGxhdGVWZXJzaW9uEg8KB3ZlcnNpb24YASABKA0SJgoJdmFyaWFibGVzGAIgAygLMhMubm90aWZ5LnYxLlZhcmlhYmxlEioKCGNvbnRlbnRzGAMgAygLMhgubm90aWZ5LnYxLkxvY2FsZUNvbnRlbnQSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgFIAEoCRIOCgZsYXlvdXQYBiABKAkigQIKCFRlbXBsYXRlEgsKA2tleRgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhAKCGNhdGVnb3J5GAQgASgJEhAKCGNoYW5uZWxzGAUgAygJEhYKDmRlZmF1bHRfbG9jYWxlGAYgASgJEhcKD2N1cnJlbnRfdmVyc2lvbhgHIAEoDRIQCghhcmNoaXZlZBgIIAEoCBIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLuAQocVGVtcGxhdGVTZXJ2aWNlQ3JlYXRlUmVxdWVzdBILCgNrZXkYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIQCghjYXRlZ29yeRgEIAEoCRIQCghjaGFubmVscxgFIAMoCRIWCg5kZWZhdWx0X2xvY2FsZRgGIAEoCRImCgl2YXJpYWJsZXMYByADKAsyEy5ub3RpZnkudjEuVmFyaWFibGUSKgoIY29udGVudHMYCCADKAsyGC5ub3RpZnkudjEuTG9jYWxlQ29udGVudBIOCgZsYXlvdXQYCSABKAkicwodVGVtcGxhdGVTZXJ2aWNlQ3JlYXRlUmVzcG9uc2USJQoIdGVtcGxhdGUYASABKAsyEy5ub3RpZnkudjEuVGVtcGxhdGUSKwoHdmVyc2lvbhgCIAEoCzIaLm5vdGlmeS52MS5UZW1wbGF0ZVZlcnNpb24iOQoZVGVtcGxhdGVTZXJ2aWNlR2V0UmVxdWVzdBILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDSJwChpUZW1wbGF0ZVNlcnZpY2VHZXRSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLm5vdGlmeS52MS5UZW1wbGF0ZRIrCgd2ZXJzaW9uGAIgASgLMhoubm90aWZ5LnYxLlRlbXBsYXRlVmVyc2lvbiJsChpUZW1wbGF0ZVNlcnZpY2VMaXN0UmVxdWVzdBINCgVxdWVyeRgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCRIYChBpbmNsdWRlX2FyY2hpdmVkGAQgASgIIl4KG1RlbXBsYXRlU2VydmljZUxpc3RSZXNwb25zZRImCgl0ZW1wbGF0ZXMYASADKAsyEy5ub3RpZnkudjEuVGVtcGxhdGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoUBCh1UZW1wbGF0ZVNlcnZpY2VQcmV2aWV3UmVxdWVzdBILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRIOCgZsb2NhbGUYAyABKAkSJQoEZGF0YRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHdXNlcl9pZBgFIAEoCSK1AQoeVGVtcGxhdGVTZXJ2aWNlUHJldmlld1Jlc3BvbnNlEkMKBXBhcnRzGAEgAygLMjQubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZVByZXZpZXdSZXNwb25zZS5QYXJ0c0VudHJ5EhAKCHByb2JsZW1zGAIgAygJEg4KBmxvY2FsZRgDIAEoCRosCgpQYXJ0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEqxQEKDFZhcmlhYmxlVHlwZRIdChlWQVJJQUJMRV9UWVBFX1VOU1BFQ0lGSUVEEAASGAoUVkFSSUFCTEVfVFlQRV9TVFJJTkcQARIYChRWQVJJQUJMRV9UWVBFX05VTUJFUhACEhkKFVZBUklBQkxFX1RZUEVfQk9PTEVBThADEhUKEVZBUklBQkxFX1RZUEVfVVJMEAQSFgoSVkFSSUFCTEVfVFlQRV9MSVNUEAUSGAoUVkFSSUFCTEVfVFlQRV9PQkpFQ1QQBjKIAwoPVGVtcGxhdGVTZXJ2aWNlElsKBkNyZWF0ZRInLm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VDcmVhdGVSZXF1ZXN0Gigubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZUNyZWF0ZVJlc3BvbnNlElcKA0dldBIkLm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VHZXRSZXF1ZXN0GiUubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZUdldFJlc3BvbnNlIgOQAgESWgoETGlzdBIlLm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VMaXN0UmVxdWVzdBomLm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VMaXN0UmVzcG9uc2UiA5ACARJjCgdQcmV2aWV3Eigubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZVByZXZpZXdSZXF1ZXN0Gikubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZVByZXZpZXdSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiBub3RpZnkvdjEvdGVtcGxhdGVfc2VydmljZS5wcm90bxIJbm90aWZ5LnYxIo4BCghWYXJpYWJsZRIMCgRuYW1lGAEgASgJEiUKBHR5cGUYAiABKA4yFy5ub3RpZnkudjEuVmFyaWFibGVUeXBlEhAKCHJlcXVpcmVkGAMgASgIEiYKBnNhbXBsZRgEIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRITCgtkZXNjcmlwdGlvbhgFIAEoCSKBAQoNTG9jYWxlQ29udGVudBIOCgZsb2NhbGUYASABKAkSMgoFcGFydHMYAiADKAsyIy5ub3RpZnkudjEuTG9jYWxlQ29udGVudC5QYXJ0c0VudHJ5GiwKClBhcnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLOAgoPVGVtcGxhdGVWZXJzaW9uEg8KB3ZlcnNpb24YASABKA0SJgoJdmFyaWFibGVzGAIgAygLMhMubm90aWZ5LnYxLlZhcmlhYmxlEioKCGNvbnRlbnRzGAMgAygLMhgubm90aWZ5LnYxLkxvY2FsZUNvbnRlbnQSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgFIAEoCRIOCgZsYXlvdXQYBiABKAkSFgoObGF5b3V0X3ZlcnNpb24YByABKA0SEAoIY2F0ZWdvcnkYCCABKAkSEAoIY2hhbm5lbHMYCSADKAkSFgoOZGVmYXVsdF9sb2NhbGUYCiABKAkSDAoEbm90ZRgLIAEoCRIPCgdjdXJyZW50GAwgASgIEg8KB2xvY2FsZXMYDSADKAkimQIKCFRlbXBsYXRlEgsKA2tleRgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhAKCGNhdGVnb3J5GAQgASgJEhAKCGNoYW5uZWxzGAUgAygJEhYKDmRlZmF1bHRfbG9jYWxlGAYgASgJEhcKD2N1cnJlbnRfdmVyc2lvbhgHIAEoDRIQCghhcmNoaXZlZBgIIAEoCBIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5sYXRlc3RfdmVyc2lvbhgLIAEoDSLRAQoGTGF5b3V0EgsKA2tleRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEgwKBG5hbWUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSFgoOZGVmYXVsdF9sb2NhbGUYBSABKAkSKgoIY29udGVudHMYBiADKAsyGC5ub3RpZnkudjEuTG9jYWxlQ29udGVudBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAggASgJIpQCChxUZW1wbGF0ZVNlcnZpY2VDcmVhdGVSZXF1ZXN0EgsKA2tleRgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhAKCGNhdGVnb3J5GAQgASgJEhAKCGNoYW5uZWxzGAUgAygJEhYKDmRlZmF1bHRfbG9jYWxlGAYgASgJEiYKCXZhcmlhYmxlcxgHIAMoCzITLm5vdGlmeS52MS5WYXJpYWJsZRIqCghjb250ZW50cxgIIAMoCzIYLm5vdGlmeS52MS5Mb2NhbGVDb250ZW50Eg4KBmxheW91dBgJIAEoCRIWCg5sYXlvdXRfdmVyc2lvbhgKIAEoDRIMCgRub3RlGAsgASgJInMKHVRlbXBsYXRlU2VydmljZUNyZWF0ZVJlc3BvbnNlEiUKCHRlbXBsYXRlGAEgASgLMhMubm90aWZ5LnYxLlRlbXBsYXRlEisKB3ZlcnNpb24YAiABKAsyGi5ub3RpZnkudjEuVGVtcGxhdGVWZXJzaW9uIoEDChxUZW1wbGF0ZVNlcnZpY2VVcGRhdGVSZXF1ZXN0EgsKA2tleRgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESGAoLZGVzY3JpcHRpb24YAyABKAlIAYgBARIQCghjYXRlZ29yeRgEIAEoCRIQCghjaGFubmVscxgFIAMoCRIWCg5kZWZhdWx0X2xvY2FsZRgGIAEoCRImCgl2YXJpYWJsZXMYByADKAsyEy5ub3RpZnkudjEuVmFyaWFibGUSKgoIY29udGVudHMYCCADKAsyGC5ub3RpZnkudjEuTG9jYWxlQ29udGVudBIOCgZsYXlvdXQYCSABKAkSFgoObGF5b3V0X3ZlcnNpb24YCiABKA0SFgoOd2l0aG91dF9sYXlvdXQYCyABKAgSDwoHcHVibGlzaBgMIAEoCBIfChdleHBlY3RlZF9sYXRlc3RfdmVyc2lvbhgNIAEoDRIMCgRub3RlGA4gASgJQgcKBV9uYW1lQg4KDF9kZXNjcmlwdGlvbiJzCh1UZW1wbGF0ZVNlcnZpY2VVcGRhdGVSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLm5vdGlmeS52MS5UZW1wbGF0ZRIrCgd2ZXJzaW9uGAIgASgLMhoubm90aWZ5LnYxLlRlbXBsYXRlVmVyc2lvbiI9Ch1UZW1wbGF0ZVNlcnZpY2VQdWJsaXNoUmVxdWVzdBILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDSJHCh5UZW1wbGF0ZVNlcnZpY2VQdWJsaXNoUmVzcG9uc2USJQoIdGVtcGxhdGUYASABKAsyEy5ub3RpZnkudjEuVGVtcGxhdGUiOQoZVGVtcGxhdGVTZXJ2aWNlR2V0UmVxdWVzdBILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDSJwChpUZW1wbGF0ZVNlcnZpY2VHZXRSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLm5vdGlmeS52MS5UZW1wbGF0ZRIrCgd2ZXJzaW9uGAIgASgLMhoubm90aWZ5LnYxLlRlbXBsYXRlVmVyc2lvbiJsChpUZW1wbGF0ZVNlcnZpY2VMaXN0UmVxdWVzdBINCgVxdWVyeRgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0SEgoKcGFnZV90b2tlbhgDIAEoCRIYChBpbmNsdWRlX2FyY2hpdmVkGAQgASgIIl4KG1RlbXBsYXRlU2VydmljZUxpc3RSZXNwb25zZRImCgl0ZW1wbGF0ZXMYASADKAsyEy5ub3RpZnkudjEuVGVtcGxhdGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlgKIlRlbXBsYXRlU2VydmljZUxpc3RWZXJzaW9uc1JlcXVlc3QSCwoDa2V5GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDRISCgpwYWdlX3Rva2VuGAMgASgJImwKI1RlbXBsYXRlU2VydmljZUxpc3RWZXJzaW9uc1Jlc3BvbnNlEiwKCHZlcnNpb25zGAEgAygLMhoubm90aWZ5LnYxLlRlbXBsYXRlVmVyc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkitQEKDVRlbXBsYXRlRHJhZnQSEAoIY2hhbm5lbHMYASADKAkSFgoOZGVmYXVsdF9sb2NhbGUYAiABKAkSJgoJdmFyaWFibGVzGAMgAygLMhMubm90aWZ5LnYxLlZhcmlhYmxlEioKCGNvbnRlbnRzGAQgAygLMhgubm90aWZ5LnYxLkxvY2FsZUNvbnRlbnQSDgoGbGF5b3V0GAUgASgJEhYKDmxheW91dF92ZXJzaW9uGAYgASgNIr8BCh1UZW1wbGF0ZVNlcnZpY2VQcmV2aWV3UmVxdWVzdBILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRIOCgZsb2NhbGUYAyABKAkSJQoEZGF0YRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHdXNlcl9pZBgFIAEoCRIPCgdjaGFubmVsGAYgASgJEicKBWRyYWZ0GAcgASgLMhgubm90aWZ5LnYxLlRlbXBsYXRlRHJhZnQi7QEKHlRlbXBsYXRlU2VydmljZVByZXZpZXdSZXNwb25zZRJDCgVwYXJ0cxgBIAMoCzI0Lm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VQcmV2aWV3UmVzcG9uc2UuUGFydHNFbnRyeRIQCghwcm9ibGVtcxgCIAMoCRIOCgZsb2NhbGUYAyABKAkSDwoHdmVyc2lvbhgEIAEoDRIlCgRkYXRhGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBosCgpQYXJ0c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiagoaVGVtcGxhdGVTZXJ2aWNlRGlmZlJlcXVlc3QSCwoDa2V5GAEgASgJEhQKDGZyb21fdmVyc2lvbhgCIAEoDRISCgp0b192ZXJzaW9uGAMgASgNEhUKDWNvbnRleHRfbGluZXMYBCABKA0iOQoKRGlmZkNoYW5nZRIOCgZsb2NhbGUYASABKAkSDAoEcGFydBgCIAEoCRINCgVsaW5lcxgDIAMoCSJvChtUZW1wbGF0ZVNlcnZpY2VEaWZmUmVzcG9uc2USFAoMZnJvbV92ZXJzaW9uGAEgASgNEhIKCnRvX3ZlcnNpb24YAiABKA0SJgoHY2hhbmdlcxgDIAMoCzIVLm5vdGlmeS52MS5EaWZmQ2hhbmdlIj0KHVRlbXBsYXRlU2VydmljZUFyY2hpdmVSZXF1ZXN0EgsKA2tleRgBIAEoCRIPCgdyZXN0b3JlGAIgASgIIkcKHlRlbXBsYXRlU2VydmljZUFyY2hpdmVSZXNwb25zZRIlCgh0ZW1wbGF0ZRgBIAEoCzITLm5vdGlmeS52MS5UZW1wbGF0ZSIsCipUZW1wbGF0ZVNlcnZpY2VMaXN0QnVpbHRpblZhcmlhYmxlc1JlcXVlc3QiVQorVGVtcGxhdGVTZXJ2aWNlTGlzdEJ1aWx0aW5WYXJpYWJsZXNSZXNwb25zZRImCgl2YXJpYWJsZXMYASADKAsyEy5ub3RpZnkudjEuVmFyaWFibGUimAEKIlRlbXBsYXRlU2VydmljZUNyZWF0ZUxheW91dFJlcXVlc3QSCwoDa2V5GAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSFgoOZGVmYXVsdF9sb2NhbGUYBCABKAkSKgoIY29udGVudHMYBSADKAsyGC5ub3RpZnkudjEuTG9jYWxlQ29udGVudCJICiNUZW1wbGF0ZVNlcnZpY2VDcmVhdGVMYXlvdXRSZXNwb25zZRIhCgZsYXlvdXQYASABKAsyES5ub3RpZnkudjEuTGF5b3V0Ij8KH1RlbXBsYXRlU2VydmljZUdldExheW91dFJlcXVlc3QSCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0iRQogVGVtcGxhdGVTZXJ2aWNlR2V0TGF5b3V0UmVzcG9uc2USIQoGbGF5b3V0GAEgASgLMhEubm90aWZ5LnYxLkxheW91dCJZCiFUZW1wbGF0ZVNlcnZpY2VMaXN0TGF5b3V0c1JlcXVlc3QSDQoFcXVlcnkYASABKAkSEQoJcGFnZV9zaXplGAIgASgNEhIKCnBhZ2VfdG9rZW4YAyABKAkiYQoiVGVtcGxhdGVTZXJ2aWNlTGlzdExheW91dHNSZXNwb25zZRIiCgdsYXlvdXRzGAEgAygLMhEubm90aWZ5LnYxLkxheW91dBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqxQEKDFZhcmlhYmxlVHlwZRIdChlWQVJJQUJMRV9UWVBFX1VOU1BFQ0lGSUVEEAASGAoUVkFSSUFCTEVfVFlQRV9TVFJJTkcQARIYChRWQVJJQUJMRV9UWVBFX05VTUJFUhACEhkKFVZBUklBQkxFX1RZUEVfQk9PTEVBThADEhUKEVZBUklBQkxFX1RZUEVfVVJMEAQSFgoSVkFSSUFCTEVfVFlQRV9MSVNUEAUSGAoUVkFSSUFCTEVfVFlQRV9PQkpFQ1QQBjLXCgoPVGVtcGxhdGVTZXJ2aWNlElsKBkNyZWF0ZRInLm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VDcmVhdGVSZXF1ZXN0Gigubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZUNyZWF0ZVJlc3BvbnNlElsKBlVwZGF0ZRInLm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VVcGRhdGVSZXF1ZXN0Gigubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZVVwZGF0ZVJlc3BvbnNlEmMKB1B1Ymxpc2gSKC5ub3RpZnkudjEuVGVtcGxhdGVTZXJ2aWNlUHVibGlzaFJlcXVlc3QaKS5ub3RpZnkudjEuVGVtcGxhdGVTZXJ2aWNlUHVibGlzaFJlc3BvbnNlIgOQAgISVwoDR2V0EiQubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZUdldFJlcXVlc3QaJS5ub3RpZnkudjEuVGVtcGxhdGVTZXJ2aWNlR2V0UmVzcG9uc2UiA5ACARJaCgRMaXN0EiUubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZUxpc3RSZXF1ZXN0GiYubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZUxpc3RSZXNwb25zZSIDkAIBEnIKDExpc3RWZXJzaW9ucxItLm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VMaXN0VmVyc2lvbnNSZXF1ZXN0Gi4ubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZUxpc3RWZXJzaW9uc1Jlc3BvbnNlIgOQAgESYwoHUHJldmlldxIoLm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VQcmV2aWV3UmVxdWVzdBopLm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VQcmV2aWV3UmVzcG9uc2UiA5ACARJaCgREaWZmEiUubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZURpZmZSZXF1ZXN0GiYubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZURpZmZSZXNwb25zZSIDkAIBEmMKB0FyY2hpdmUSKC5ub3RpZnkudjEuVGVtcGxhdGVTZXJ2aWNlQXJjaGl2ZVJlcXVlc3QaKS5ub3RpZnkudjEuVGVtcGxhdGVTZXJ2aWNlQXJjaGl2ZVJlc3BvbnNlIgOQAgISigEKFExpc3RCdWlsdGluVmFyaWFibGVzEjUubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZUxpc3RCdWlsdGluVmFyaWFibGVzUmVxdWVzdBo2Lm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VMaXN0QnVpbHRpblZhcmlhYmxlc1Jlc3BvbnNlIgOQAgESbQoMQ3JlYXRlTGF5b3V0Ei0ubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZUNyZWF0ZUxheW91dFJlcXVlc3QaLi5ub3RpZnkudjEuVGVtcGxhdGVTZXJ2aWNlQ3JlYXRlTGF5b3V0UmVzcG9uc2USaQoJR2V0TGF5b3V0Eioubm90aWZ5LnYxLlRlbXBsYXRlU2VydmljZUdldExheW91dFJlcXVlc3QaKy5ub3RpZnkudjEuVGVtcGxhdGVTZXJ2aWNlR2V0TGF5b3V0UmVzcG9uc2UiA5ACARJvCgtMaXN0TGF5b3V0cxIsLm5vdGlmeS52MS5UZW1wbGF0ZVNlcnZpY2VMaXN0TGF5b3V0c1JlcXVlc3QaLS5ub3RpZnkudjEuVGVtcGxhdGVTZXJ2aWNlTGlzdExheW91dHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Variable declares one variable a template may use.
@@ -21,7 +21,8 @@ export const file_notify_v1_template_service: GenFile = /*@__PURE__*/
  */
 export type Variable = Message<"notify.v1.Variable"> & {
   /**
-   * Name as used in the template: "film_title", or a dotted enrichment field such as "user.name".
+   * Name as used in the template: "film_title"; a field of a declared object or of the items of a
+   * declared list: "films.title"; or a built-in such as "user.name".
    *
    * @generated from field: string name = 1;
    */
@@ -35,14 +36,14 @@ export type Variable = Message<"notify.v1.Variable"> & {
   type: VariableType;
 
   /**
-   * Send is refused when a required variable is missing.
+   * Send is refused when a required variable is missing (absent or null).
    *
    * @generated from field: bool required = 3;
    */
   required: boolean;
 
   /**
-   * Sample value for previews.
+   * Sample value for previews; must have the declared type.
    *
    * @generated from field: google.protobuf.Value sample = 4;
    */
@@ -66,12 +67,13 @@ export const VariableSchema: GenMessage<Variable> = /*@__PURE__*/
 /**
  * LocaleContent is the template source for one locale. Parts are keyed by name; each channel reads
  * its own: email reads "subject", "html" and "text"; websocket reads "title" and "body"; sms reads "sms".
+ * Layouts have the parts "html" and "text". Each part is at most 256 KiB.
  *
  * @generated from message notify.v1.LocaleContent
  */
 export type LocaleContent = Message<"notify.v1.LocaleContent"> & {
   /**
-   * Locale, e.g. "ru" or "en".
+   * Locale, e.g. "ru" or "en" (lower-case language, optional region: "en-GB").
    *
    * @generated from field: string locale = 1;
    */
@@ -93,7 +95,8 @@ export const LocaleContentSchema: GenMessage<LocaleContent> = /*@__PURE__*/
   messageDesc(file_notify_v1_template_service, 1);
 
 /**
- * TemplateVersion is one immutable version of a template.
+ * TemplateVersion is one immutable version of a template. Everything that decides how a notification
+ * looks is here, so a pinned version renders the same forever.
  *
  * @generated from message notify.v1.TemplateVersion
  */
@@ -113,7 +116,7 @@ export type TemplateVersion = Message<"notify.v1.TemplateVersion"> & {
   variables: Variable[];
 
   /**
-   * Content per locale.
+   * Content per locale (empty in listings).
    *
    * @generated from field: repeated notify.v1.LocaleContent contents = 3;
    */
@@ -134,11 +137,60 @@ export type TemplateVersion = Message<"notify.v1.TemplateVersion"> & {
   createdBy: string;
 
   /**
-   * Layout key the html part is rendered into; empty for none.
+   * Layout key the email html and text parts are rendered into; empty for none.
    *
    * @generated from field: string layout = 6;
    */
   layout: string;
+
+  /**
+   * The layout version this version pinned when it was created; 0 when there is no layout.
+   *
+   * @generated from field: uint32 layout_version = 7;
+   */
+  layoutVersion: number;
+
+  /**
+   * Category: "transactional", "marketing" or "service".
+   *
+   * @generated from field: string category = 8;
+   */
+  category: string;
+
+  /**
+   * Channels this version has content for.
+   *
+   * @generated from field: repeated string channels = 9;
+   */
+  channels: string[];
+
+  /**
+   * Locale used when the recipient's locale has no content.
+   *
+   * @generated from field: string default_locale = 10;
+   */
+  defaultLocale: string;
+
+  /**
+   * Free-text note about the change ("fixed typo in subject").
+   *
+   * @generated from field: string note = 11;
+   */
+  note: string;
+
+  /**
+   * True when this is the template's current (published) version.
+   *
+   * @generated from field: bool current = 12;
+   */
+  current: boolean;
+
+  /**
+   * Locales with content (also filled in listings).
+   *
+   * @generated from field: repeated string locales = 13;
+   */
+  locales: string[];
 };
 
 /**
@@ -149,11 +201,175 @@ export const TemplateVersionSchema: GenMessage<TemplateVersion> = /*@__PURE__*/
   messageDesc(file_notify_v1_template_service, 2);
 
 /**
- * Template is the metadata shared by all versions.
+ * Template is the metadata shared by all versions; category, channels and default locale are those
+ * of the current version.
  *
  * @generated from message notify.v1.Template
  */
 export type Template = Message<"notify.v1.Template"> & {
+  /**
+   * Unique key, [a-z0-9_.-]{1,100}.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Human name.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Description.
+   *
+   * @generated from field: string description = 3;
+   */
+  description: string;
+
+  /**
+   * Category of the current version: "transactional", "marketing" or "service".
+   *
+   * @generated from field: string category = 4;
+   */
+  category: string;
+
+  /**
+   * Channels the current version has content for.
+   *
+   * @generated from field: repeated string channels = 5;
+   */
+  channels: string[];
+
+  /**
+   * Default locale of the current version.
+   *
+   * @generated from field: string default_locale = 6;
+   */
+  defaultLocale: string;
+
+  /**
+   * Current (published) version number.
+   *
+   * @generated from field: uint32 current_version = 7;
+   */
+  currentVersion: number;
+
+  /**
+   * Archived templates cannot be sent.
+   *
+   * @generated from field: bool archived = 8;
+   */
+  archived: boolean;
+
+  /**
+   * Created.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 9;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Last change.
+   *
+   * @generated from field: google.protobuf.Timestamp updated_at = 10;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * Highest version number (may be an unpublished draft above current_version).
+   *
+   * @generated from field: uint32 latest_version = 11;
+   */
+  latestVersion: number;
+};
+
+/**
+ * Describes the message notify.v1.Template.
+ * Use `create(TemplateSchema)` to create a new message.
+ */
+export const TemplateSchema: GenMessage<Template> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 3);
+
+/**
+ * Layout is one version of a shared layout: the frame (header, footer with the cinema's address,
+ * the preferences link and, only when present, the unsubscribe link) around a template's email parts.
+ *
+ * @generated from message notify.v1.Layout
+ */
+export type Layout = Message<"notify.v1.Layout"> & {
+  /**
+   * Key, [a-z0-9_.-]{1,100}.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Version number, from 1.
+   *
+   * @generated from field: uint32 version = 2;
+   */
+  version: number;
+
+  /**
+   * Human name.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * Description.
+   *
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * Locale used when the template's locale has no layout content.
+   *
+   * @generated from field: string default_locale = 5;
+   */
+  defaultLocale: string;
+
+  /**
+   * Parts "html" and "text" per locale. The html must contain {{{content}}} (the rendered template
+   * part); both may use {{subject}} and the built-in variables (unsubscribe_url, preferences_url, ...).
+   *
+   * @generated from field: repeated notify.v1.LocaleContent contents = 6;
+   */
+  contents: LocaleContent[];
+
+  /**
+   * When this version was created.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 7;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Who created it.
+   *
+   * @generated from field: string created_by = 8;
+   */
+  createdBy: string;
+};
+
+/**
+ * Describes the message notify.v1.Layout.
+ * Use `create(LayoutSchema)` to create a new message.
+ */
+export const LayoutSchema: GenMessage<Layout> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 4);
+
+/**
+ * TemplateServiceCreateRequest defines a template and its first version.
+ *
+ * @generated from message notify.v1.TemplateServiceCreateRequest
+ */
+export type TemplateServiceCreateRequest = Message<"notify.v1.TemplateServiceCreateRequest"> & {
   /**
    * Unique key, [a-z0-9_.-]{1,100}.
    *
@@ -183,91 +399,7 @@ export type Template = Message<"notify.v1.Template"> & {
   category: string;
 
   /**
-   * Channels the template has content for.
-   *
-   * @generated from field: repeated string channels = 5;
-   */
-  channels: string[];
-
-  /**
-   * Locale used when the user's locale has no content.
-   *
-   * @generated from field: string default_locale = 6;
-   */
-  defaultLocale: string;
-
-  /**
-   * Current version number.
-   *
-   * @generated from field: uint32 current_version = 7;
-   */
-  currentVersion: number;
-
-  /**
-   * Archived templates cannot be sent.
-   *
-   * @generated from field: bool archived = 8;
-   */
-  archived: boolean;
-
-  /**
-   * Created.
-   *
-   * @generated from field: google.protobuf.Timestamp created_at = 9;
-   */
-  createdAt?: Timestamp | undefined;
-
-  /**
-   * Last change.
-   *
-   * @generated from field: google.protobuf.Timestamp updated_at = 10;
-   */
-  updatedAt?: Timestamp | undefined;
-};
-
-/**
- * Describes the message notify.v1.Template.
- * Use `create(TemplateSchema)` to create a new message.
- */
-export const TemplateSchema: GenMessage<Template> = /*@__PURE__*/
-  messageDesc(file_notify_v1_template_service, 3);
-
-/**
- * TemplateServiceCreateRequest defines a template and its first version.
- *
- * @generated from message notify.v1.TemplateServiceCreateRequest
- */
-export type TemplateServiceCreateRequest = Message<"notify.v1.TemplateServiceCreateRequest"> & {
-  /**
-   * Unique key.
-   *
-   * @generated from field: string key = 1;
-   */
-  key: string;
-
-  /**
-   * Human name.
-   *
-   * @generated from field: string name = 2;
-   */
-  name: string;
-
-  /**
-   * Description.
-   *
-   * @generated from field: string description = 3;
-   */
-  description: string;
-
-  /**
-   * Category: "transactional", "marketing" or "service".
-   *
-   * @generated from field: string category = 4;
-   */
-  category: string;
-
-  /**
-   * Channels the template supports; default ["email"].
+   * Channels the template supports; default ["email"]. Every locale must have all their parts.
    *
    * @generated from field: repeated string channels = 5;
    */
@@ -281,25 +413,39 @@ export type TemplateServiceCreateRequest = Message<"notify.v1.TemplateServiceCre
   defaultLocale: string;
 
   /**
-   * Declared variables.
+   * Declared variables. Built-ins (see ListBuiltinVariables) are not declared.
    *
    * @generated from field: repeated notify.v1.Variable variables = 7;
    */
   variables: Variable[];
 
   /**
-   * Content per locale; must include the default locale.
+   * Content per locale; must include the default locale. Every variable used must be declared.
    *
    * @generated from field: repeated notify.v1.LocaleContent contents = 8;
    */
   contents: LocaleContent[];
 
   /**
-   * Layout key; empty for none.
+   * Layout key for the email parts; empty for none.
    *
    * @generated from field: string layout = 9;
    */
   layout: string;
+
+  /**
+   * Layout version to pin; 0 for the layout's latest version.
+   *
+   * @generated from field: uint32 layout_version = 10;
+   */
+  layoutVersion: number;
+
+  /**
+   * Note about this version.
+   *
+   * @generated from field: string note = 11;
+   */
+  note: string;
 };
 
 /**
@@ -307,7 +453,7 @@ export type TemplateServiceCreateRequest = Message<"notify.v1.TemplateServiceCre
  * Use `create(TemplateServiceCreateRequestSchema)` to create a new message.
  */
 export const TemplateServiceCreateRequestSchema: GenMessage<TemplateServiceCreateRequest> = /*@__PURE__*/
-  messageDesc(file_notify_v1_template_service, 4);
+  messageDesc(file_notify_v1_template_service, 5);
 
 /**
  * TemplateServiceCreateResponse returns what was stored.
@@ -335,7 +481,198 @@ export type TemplateServiceCreateResponse = Message<"notify.v1.TemplateServiceCr
  * Use `create(TemplateServiceCreateResponseSchema)` to create a new message.
  */
 export const TemplateServiceCreateResponseSchema: GenMessage<TemplateServiceCreateResponse> = /*@__PURE__*/
-  messageDesc(file_notify_v1_template_service, 5);
+  messageDesc(file_notify_v1_template_service, 6);
+
+/**
+ * TemplateServiceUpdateRequest adds a version. The new version holds exactly the given variables and
+ * contents; category, channels, default locale and layout left empty are taken from the latest version.
+ *
+ * @generated from message notify.v1.TemplateServiceUpdateRequest
+ */
+export type TemplateServiceUpdateRequest = Message<"notify.v1.TemplateServiceUpdateRequest"> & {
+  /**
+   * Template key.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * New human name for the template; unchanged when unset.
+   *
+   * @generated from field: optional string name = 2;
+   */
+  name?: string | undefined;
+
+  /**
+   * New description for the template; unchanged when unset.
+   *
+   * @generated from field: optional string description = 3;
+   */
+  description?: string | undefined;
+
+  /**
+   * Category; empty keeps the latest version's.
+   *
+   * @generated from field: string category = 4;
+   */
+  category: string;
+
+  /**
+   * Channels; empty keeps the latest version's.
+   *
+   * @generated from field: repeated string channels = 5;
+   */
+  channels: string[];
+
+  /**
+   * Default locale; empty keeps the latest version's.
+   *
+   * @generated from field: string default_locale = 6;
+   */
+  defaultLocale: string;
+
+  /**
+   * Declared variables of the new version.
+   *
+   * @generated from field: repeated notify.v1.Variable variables = 7;
+   */
+  variables: Variable[];
+
+  /**
+   * Content per locale of the new version.
+   *
+   * @generated from field: repeated notify.v1.LocaleContent contents = 8;
+   */
+  contents: LocaleContent[];
+
+  /**
+   * Layout key; empty keeps the latest version's layout key (pinning its latest version).
+   *
+   * @generated from field: string layout = 9;
+   */
+  layout: string;
+
+  /**
+   * Layout version to pin; 0 for the layout's latest version.
+   *
+   * @generated from field: uint32 layout_version = 10;
+   */
+  layoutVersion: number;
+
+  /**
+   * True renders the email parts without a layout (layout must then be empty).
+   *
+   * @generated from field: bool without_layout = 11;
+   */
+  withoutLayout: boolean;
+
+  /**
+   * True makes the new version current at once.
+   *
+   * @generated from field: bool publish = 12;
+   */
+  publish: boolean;
+
+  /**
+   * When set, the update is refused with ABORTED unless the template's latest version is this one
+   * (two editors do not overwrite each other's drafts unknowingly).
+   *
+   * @generated from field: uint32 expected_latest_version = 13;
+   */
+  expectedLatestVersion: number;
+
+  /**
+   * Note about this version.
+   *
+   * @generated from field: string note = 14;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceUpdateRequest.
+ * Use `create(TemplateServiceUpdateRequestSchema)` to create a new message.
+ */
+export const TemplateServiceUpdateRequestSchema: GenMessage<TemplateServiceUpdateRequest> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 7);
+
+/**
+ * TemplateServiceUpdateResponse returns the template and the new version.
+ *
+ * @generated from message notify.v1.TemplateServiceUpdateResponse
+ */
+export type TemplateServiceUpdateResponse = Message<"notify.v1.TemplateServiceUpdateResponse"> & {
+  /**
+   * The template.
+   *
+   * @generated from field: notify.v1.Template template = 1;
+   */
+  template?: Template | undefined;
+
+  /**
+   * The new version.
+   *
+   * @generated from field: notify.v1.TemplateVersion version = 2;
+   */
+  version?: TemplateVersion | undefined;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceUpdateResponse.
+ * Use `create(TemplateServiceUpdateResponseSchema)` to create a new message.
+ */
+export const TemplateServiceUpdateResponseSchema: GenMessage<TemplateServiceUpdateResponse> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 8);
+
+/**
+ * TemplateServicePublishRequest names the version to make current.
+ *
+ * @generated from message notify.v1.TemplateServicePublishRequest
+ */
+export type TemplateServicePublishRequest = Message<"notify.v1.TemplateServicePublishRequest"> & {
+  /**
+   * Template key.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Version number, from 1.
+   *
+   * @generated from field: uint32 version = 2;
+   */
+  version: number;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServicePublishRequest.
+ * Use `create(TemplateServicePublishRequestSchema)` to create a new message.
+ */
+export const TemplateServicePublishRequestSchema: GenMessage<TemplateServicePublishRequest> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 9);
+
+/**
+ * TemplateServicePublishResponse returns the template after the change.
+ *
+ * @generated from message notify.v1.TemplateServicePublishResponse
+ */
+export type TemplateServicePublishResponse = Message<"notify.v1.TemplateServicePublishResponse"> & {
+  /**
+   * The template.
+   *
+   * @generated from field: notify.v1.Template template = 1;
+   */
+  template?: Template | undefined;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServicePublishResponse.
+ * Use `create(TemplateServicePublishResponseSchema)` to create a new message.
+ */
+export const TemplateServicePublishResponseSchema: GenMessage<TemplateServicePublishResponse> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 10);
 
 /**
  * TemplateServiceGetRequest names a template version.
@@ -363,7 +700,7 @@ export type TemplateServiceGetRequest = Message<"notify.v1.TemplateServiceGetReq
  * Use `create(TemplateServiceGetRequestSchema)` to create a new message.
  */
 export const TemplateServiceGetRequestSchema: GenMessage<TemplateServiceGetRequest> = /*@__PURE__*/
-  messageDesc(file_notify_v1_template_service, 6);
+  messageDesc(file_notify_v1_template_service, 11);
 
 /**
  * TemplateServiceGetResponse carries the template and the version asked for.
@@ -379,7 +716,7 @@ export type TemplateServiceGetResponse = Message<"notify.v1.TemplateServiceGetRe
   template?: Template | undefined;
 
   /**
-   * The version.
+   * The version, with contents.
    *
    * @generated from field: notify.v1.TemplateVersion version = 2;
    */
@@ -391,7 +728,7 @@ export type TemplateServiceGetResponse = Message<"notify.v1.TemplateServiceGetRe
  * Use `create(TemplateServiceGetResponseSchema)` to create a new message.
  */
 export const TemplateServiceGetResponseSchema: GenMessage<TemplateServiceGetResponse> = /*@__PURE__*/
-  messageDesc(file_notify_v1_template_service, 7);
+  messageDesc(file_notify_v1_template_service, 12);
 
 /**
  * TemplateServiceListRequest asks for a page of templates.
@@ -400,7 +737,7 @@ export const TemplateServiceGetResponseSchema: GenMessage<TemplateServiceGetResp
  */
 export type TemplateServiceListRequest = Message<"notify.v1.TemplateServiceListRequest"> & {
   /**
-   * Substring of key or name; empty for all.
+   * Substring of key, name or description; empty for all.
    *
    * @generated from field: string query = 1;
    */
@@ -433,7 +770,7 @@ export type TemplateServiceListRequest = Message<"notify.v1.TemplateServiceListR
  * Use `create(TemplateServiceListRequestSchema)` to create a new message.
  */
 export const TemplateServiceListRequestSchema: GenMessage<TemplateServiceListRequest> = /*@__PURE__*/
-  messageDesc(file_notify_v1_template_service, 8);
+  messageDesc(file_notify_v1_template_service, 13);
 
 /**
  * TemplateServiceListResponse is a page of templates, ordered by key.
@@ -461,7 +798,126 @@ export type TemplateServiceListResponse = Message<"notify.v1.TemplateServiceList
  * Use `create(TemplateServiceListResponseSchema)` to create a new message.
  */
 export const TemplateServiceListResponseSchema: GenMessage<TemplateServiceListResponse> = /*@__PURE__*/
-  messageDesc(file_notify_v1_template_service, 9);
+  messageDesc(file_notify_v1_template_service, 14);
+
+/**
+ * TemplateServiceListVersionsRequest asks for a page of a template's versions.
+ *
+ * @generated from message notify.v1.TemplateServiceListVersionsRequest
+ */
+export type TemplateServiceListVersionsRequest = Message<"notify.v1.TemplateServiceListVersionsRequest"> & {
+  /**
+   * Template key.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Page size, 1..200 (default 50).
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Token from the previous page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceListVersionsRequest.
+ * Use `create(TemplateServiceListVersionsRequestSchema)` to create a new message.
+ */
+export const TemplateServiceListVersionsRequestSchema: GenMessage<TemplateServiceListVersionsRequest> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 15);
+
+/**
+ * TemplateServiceListVersionsResponse is a page of versions, newest first, without contents.
+ *
+ * @generated from message notify.v1.TemplateServiceListVersionsResponse
+ */
+export type TemplateServiceListVersionsResponse = Message<"notify.v1.TemplateServiceListVersionsResponse"> & {
+  /**
+   * Versions.
+   *
+   * @generated from field: repeated notify.v1.TemplateVersion versions = 1;
+   */
+  versions: TemplateVersion[];
+
+  /**
+   * Token for the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceListVersionsResponse.
+ * Use `create(TemplateServiceListVersionsResponseSchema)` to create a new message.
+ */
+export const TemplateServiceListVersionsResponseSchema: GenMessage<TemplateServiceListVersionsResponse> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 16);
+
+/**
+ * TemplateDraft is unsaved template content to preview while editing.
+ *
+ * @generated from message notify.v1.TemplateDraft
+ */
+export type TemplateDraft = Message<"notify.v1.TemplateDraft"> & {
+  /**
+   * Channels; default ["email"].
+   *
+   * @generated from field: repeated string channels = 1;
+   */
+  channels: string[];
+
+  /**
+   * Default locale; default "en".
+   *
+   * @generated from field: string default_locale = 2;
+   */
+  defaultLocale: string;
+
+  /**
+   * Declared variables.
+   *
+   * @generated from field: repeated notify.v1.Variable variables = 3;
+   */
+  variables: Variable[];
+
+  /**
+   * Content per locale.
+   *
+   * @generated from field: repeated notify.v1.LocaleContent contents = 4;
+   */
+  contents: LocaleContent[];
+
+  /**
+   * Layout key; empty for none.
+   *
+   * @generated from field: string layout = 5;
+   */
+  layout: string;
+
+  /**
+   * Layout version; 0 for the latest.
+   *
+   * @generated from field: uint32 layout_version = 6;
+   */
+  layoutVersion: number;
+};
+
+/**
+ * Describes the message notify.v1.TemplateDraft.
+ * Use `create(TemplateDraftSchema)` to create a new message.
+ */
+export const TemplateDraftSchema: GenMessage<TemplateDraft> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 17);
 
 /**
  * TemplateServicePreviewRequest names what to render and with which data.
@@ -470,7 +926,7 @@ export const TemplateServiceListResponseSchema: GenMessage<TemplateServiceListRe
  */
 export type TemplateServicePreviewRequest = Message<"notify.v1.TemplateServicePreviewRequest"> & {
   /**
-   * Template key.
+   * Template key (ignored when draft is set).
    *
    * @generated from field: string key = 1;
    */
@@ -491,7 +947,7 @@ export type TemplateServicePreviewRequest = Message<"notify.v1.TemplateServicePr
   locale: string;
 
   /**
-   * Data; unset means the variables' sample values.
+   * Data; unset means the variables' sample values (and the built-ins' samples).
    *
    * @generated from field: google.protobuf.Struct data = 4;
    */
@@ -503,6 +959,20 @@ export type TemplateServicePreviewRequest = Message<"notify.v1.TemplateServicePr
    * @generated from field: string user_id = 5;
    */
   userId: string;
+
+  /**
+   * Channel to render; empty renders every channel of the version.
+   *
+   * @generated from field: string channel = 6;
+   */
+  channel: string;
+
+  /**
+   * Unsaved content to render instead of a stored version; its problems are reported, not thrown.
+   *
+   * @generated from field: notify.v1.TemplateDraft draft = 7;
+   */
+  draft?: TemplateDraft | undefined;
 };
 
 /**
@@ -510,7 +980,7 @@ export type TemplateServicePreviewRequest = Message<"notify.v1.TemplateServicePr
  * Use `create(TemplateServicePreviewRequestSchema)` to create a new message.
  */
 export const TemplateServicePreviewRequestSchema: GenMessage<TemplateServicePreviewRequest> = /*@__PURE__*/
-  messageDesc(file_notify_v1_template_service, 10);
+  messageDesc(file_notify_v1_template_service, 18);
 
 /**
  * TemplateServicePreviewResponse is the rendered result.
@@ -519,14 +989,15 @@ export const TemplateServicePreviewRequestSchema: GenMessage<TemplateServicePrev
  */
 export type TemplateServicePreviewResponse = Message<"notify.v1.TemplateServicePreviewResponse"> & {
   /**
-   * Rendered parts by name (subject, html, text, ...). The html includes the layout.
+   * Rendered parts by name (subject, html, text, title, body, ...). The html and text include the layout.
    *
    * @generated from field: map<string, string> parts = 1;
    */
   parts: { [key: string]: string };
 
   /**
-   * Problems found (missing variables, wrong types); empty when the version renders cleanly.
+   * Problems found (syntax errors, undeclared, missing or wrongly typed variables, unknown user);
+   * empty when the version renders cleanly with this data.
    *
    * @generated from field: repeated string problems = 2;
    */
@@ -538,6 +1009,20 @@ export type TemplateServicePreviewResponse = Message<"notify.v1.TemplateServiceP
    * @generated from field: string locale = 3;
    */
   locale: string;
+
+  /**
+   * Version rendered; 0 for a draft.
+   *
+   * @generated from field: uint32 version = 4;
+   */
+  version: number;
+
+  /**
+   * The data the parts were rendered with (samples, given data, user fields merged).
+   *
+   * @generated from field: google.protobuf.Struct data = 5;
+   */
+  data?: JsonObject | undefined;
 };
 
 /**
@@ -545,7 +1030,386 @@ export type TemplateServicePreviewResponse = Message<"notify.v1.TemplateServiceP
  * Use `create(TemplateServicePreviewResponseSchema)` to create a new message.
  */
 export const TemplateServicePreviewResponseSchema: GenMessage<TemplateServicePreviewResponse> = /*@__PURE__*/
-  messageDesc(file_notify_v1_template_service, 11);
+  messageDesc(file_notify_v1_template_service, 19);
+
+/**
+ * TemplateServiceDiffRequest names two versions to compare.
+ *
+ * @generated from message notify.v1.TemplateServiceDiffRequest
+ */
+export type TemplateServiceDiffRequest = Message<"notify.v1.TemplateServiceDiffRequest"> & {
+  /**
+   * Template key.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Older version; 0 for the current one.
+   *
+   * @generated from field: uint32 from_version = 2;
+   */
+  fromVersion: number;
+
+  /**
+   * Newer version; 0 for the latest one.
+   *
+   * @generated from field: uint32 to_version = 3;
+   */
+  toVersion: number;
+
+  /**
+   * Lines of context around changes (default 3).
+   *
+   * @generated from field: uint32 context_lines = 4;
+   */
+  contextLines: number;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceDiffRequest.
+ * Use `create(TemplateServiceDiffRequestSchema)` to create a new message.
+ */
+export const TemplateServiceDiffRequestSchema: GenMessage<TemplateServiceDiffRequest> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 20);
+
+/**
+ * DiffChange is the difference in one part of one locale, or in the version's settings or variables.
+ *
+ * @generated from message notify.v1.DiffChange
+ */
+export type DiffChange = Message<"notify.v1.DiffChange"> & {
+  /**
+   * Locale; empty for settings and variables.
+   *
+   * @generated from field: string locale = 1;
+   */
+  locale: string;
+
+  /**
+   * Part name ("subject", "html", ...), or "settings" or "variables".
+   *
+   * @generated from field: string part = 2;
+   */
+  part: string;
+
+  /**
+   * Unified diff lines: hunk headers ("@@ -1,3 +1,3 @@"), then lines starting with " ", "-" or "+".
+   *
+   * @generated from field: repeated string lines = 3;
+   */
+  lines: string[];
+};
+
+/**
+ * Describes the message notify.v1.DiffChange.
+ * Use `create(DiffChangeSchema)` to create a new message.
+ */
+export const DiffChangeSchema: GenMessage<DiffChange> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 21);
+
+/**
+ * TemplateServiceDiffResponse lists what changed.
+ *
+ * @generated from message notify.v1.TemplateServiceDiffResponse
+ */
+export type TemplateServiceDiffResponse = Message<"notify.v1.TemplateServiceDiffResponse"> & {
+  /**
+   * Version compared from.
+   *
+   * @generated from field: uint32 from_version = 1;
+   */
+  fromVersion: number;
+
+  /**
+   * Version compared to.
+   *
+   * @generated from field: uint32 to_version = 2;
+   */
+  toVersion: number;
+
+  /**
+   * Changed parts only; empty when the versions are identical.
+   *
+   * @generated from field: repeated notify.v1.DiffChange changes = 3;
+   */
+  changes: DiffChange[];
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceDiffResponse.
+ * Use `create(TemplateServiceDiffResponseSchema)` to create a new message.
+ */
+export const TemplateServiceDiffResponseSchema: GenMessage<TemplateServiceDiffResponse> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 22);
+
+/**
+ * TemplateServiceArchiveRequest names a template to archive or restore.
+ *
+ * @generated from message notify.v1.TemplateServiceArchiveRequest
+ */
+export type TemplateServiceArchiveRequest = Message<"notify.v1.TemplateServiceArchiveRequest"> & {
+  /**
+   * Template key.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * True restores an archived template instead.
+   *
+   * @generated from field: bool restore = 2;
+   */
+  restore: boolean;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceArchiveRequest.
+ * Use `create(TemplateServiceArchiveRequestSchema)` to create a new message.
+ */
+export const TemplateServiceArchiveRequestSchema: GenMessage<TemplateServiceArchiveRequest> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 23);
+
+/**
+ * TemplateServiceArchiveResponse returns the template after the change.
+ *
+ * @generated from message notify.v1.TemplateServiceArchiveResponse
+ */
+export type TemplateServiceArchiveResponse = Message<"notify.v1.TemplateServiceArchiveResponse"> & {
+  /**
+   * The template.
+   *
+   * @generated from field: notify.v1.Template template = 1;
+   */
+  template?: Template | undefined;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceArchiveResponse.
+ * Use `create(TemplateServiceArchiveResponseSchema)` to create a new message.
+ */
+export const TemplateServiceArchiveResponseSchema: GenMessage<TemplateServiceArchiveResponse> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 24);
+
+/**
+ * TemplateServiceListBuiltinVariablesRequest has no fields.
+ *
+ * @generated from message notify.v1.TemplateServiceListBuiltinVariablesRequest
+ */
+export type TemplateServiceListBuiltinVariablesRequest = Message<"notify.v1.TemplateServiceListBuiltinVariablesRequest"> & {
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceListBuiltinVariablesRequest.
+ * Use `create(TemplateServiceListBuiltinVariablesRequestSchema)` to create a new message.
+ */
+export const TemplateServiceListBuiltinVariablesRequestSchema: GenMessage<TemplateServiceListBuiltinVariablesRequest> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 25);
+
+/**
+ * TemplateServiceListBuiltinVariablesResponse lists the built-in variables.
+ *
+ * @generated from message notify.v1.TemplateServiceListBuiltinVariablesResponse
+ */
+export type TemplateServiceListBuiltinVariablesResponse = Message<"notify.v1.TemplateServiceListBuiltinVariablesResponse"> & {
+  /**
+   * Built-ins; none is required at Send (they are filled by enrichment and the platform).
+   *
+   * @generated from field: repeated notify.v1.Variable variables = 1;
+   */
+  variables: Variable[];
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceListBuiltinVariablesResponse.
+ * Use `create(TemplateServiceListBuiltinVariablesResponseSchema)` to create a new message.
+ */
+export const TemplateServiceListBuiltinVariablesResponseSchema: GenMessage<TemplateServiceListBuiltinVariablesResponse> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 26);
+
+/**
+ * TemplateServiceCreateLayoutRequest defines a layout, or the next version of an existing one.
+ *
+ * @generated from message notify.v1.TemplateServiceCreateLayoutRequest
+ */
+export type TemplateServiceCreateLayoutRequest = Message<"notify.v1.TemplateServiceCreateLayoutRequest"> & {
+  /**
+   * Key, [a-z0-9_.-]{1,100}.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Human name.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Description.
+   *
+   * @generated from field: string description = 3;
+   */
+  description: string;
+
+  /**
+   * Default locale; default "en".
+   *
+   * @generated from field: string default_locale = 4;
+   */
+  defaultLocale: string;
+
+  /**
+   * Parts "html" and "text" per locale; must include the default locale.
+   *
+   * @generated from field: repeated notify.v1.LocaleContent contents = 5;
+   */
+  contents: LocaleContent[];
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceCreateLayoutRequest.
+ * Use `create(TemplateServiceCreateLayoutRequestSchema)` to create a new message.
+ */
+export const TemplateServiceCreateLayoutRequestSchema: GenMessage<TemplateServiceCreateLayoutRequest> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 27);
+
+/**
+ * TemplateServiceCreateLayoutResponse returns the stored layout version.
+ *
+ * @generated from message notify.v1.TemplateServiceCreateLayoutResponse
+ */
+export type TemplateServiceCreateLayoutResponse = Message<"notify.v1.TemplateServiceCreateLayoutResponse"> & {
+  /**
+   * The layout.
+   *
+   * @generated from field: notify.v1.Layout layout = 1;
+   */
+  layout?: Layout | undefined;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceCreateLayoutResponse.
+ * Use `create(TemplateServiceCreateLayoutResponseSchema)` to create a new message.
+ */
+export const TemplateServiceCreateLayoutResponseSchema: GenMessage<TemplateServiceCreateLayoutResponse> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 28);
+
+/**
+ * TemplateServiceGetLayoutRequest names a layout version.
+ *
+ * @generated from message notify.v1.TemplateServiceGetLayoutRequest
+ */
+export type TemplateServiceGetLayoutRequest = Message<"notify.v1.TemplateServiceGetLayoutRequest"> & {
+  /**
+   * Layout key.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Version; 0 for the latest.
+   *
+   * @generated from field: uint32 version = 2;
+   */
+  version: number;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceGetLayoutRequest.
+ * Use `create(TemplateServiceGetLayoutRequestSchema)` to create a new message.
+ */
+export const TemplateServiceGetLayoutRequestSchema: GenMessage<TemplateServiceGetLayoutRequest> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 29);
+
+/**
+ * TemplateServiceGetLayoutResponse carries the layout.
+ *
+ * @generated from message notify.v1.TemplateServiceGetLayoutResponse
+ */
+export type TemplateServiceGetLayoutResponse = Message<"notify.v1.TemplateServiceGetLayoutResponse"> & {
+  /**
+   * The layout.
+   *
+   * @generated from field: notify.v1.Layout layout = 1;
+   */
+  layout?: Layout | undefined;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceGetLayoutResponse.
+ * Use `create(TemplateServiceGetLayoutResponseSchema)` to create a new message.
+ */
+export const TemplateServiceGetLayoutResponseSchema: GenMessage<TemplateServiceGetLayoutResponse> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 30);
+
+/**
+ * TemplateServiceListLayoutsRequest asks for a page of layouts.
+ *
+ * @generated from message notify.v1.TemplateServiceListLayoutsRequest
+ */
+export type TemplateServiceListLayoutsRequest = Message<"notify.v1.TemplateServiceListLayoutsRequest"> & {
+  /**
+   * Substring of key or name; empty for all.
+   *
+   * @generated from field: string query = 1;
+   */
+  query: string;
+
+  /**
+   * Page size, 1..200 (default 50).
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Token from the previous page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceListLayoutsRequest.
+ * Use `create(TemplateServiceListLayoutsRequestSchema)` to create a new message.
+ */
+export const TemplateServiceListLayoutsRequestSchema: GenMessage<TemplateServiceListLayoutsRequest> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 31);
+
+/**
+ * TemplateServiceListLayoutsResponse is a page of layouts (latest versions), ordered by key.
+ *
+ * @generated from message notify.v1.TemplateServiceListLayoutsResponse
+ */
+export type TemplateServiceListLayoutsResponse = Message<"notify.v1.TemplateServiceListLayoutsResponse"> & {
+  /**
+   * Layouts.
+   *
+   * @generated from field: repeated notify.v1.Layout layouts = 1;
+   */
+  layouts: Layout[];
+
+  /**
+   * Token for the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message notify.v1.TemplateServiceListLayoutsResponse.
+ * Use `create(TemplateServiceListLayoutsResponseSchema)` to create a new message.
+ */
+export const TemplateServiceListLayoutsResponseSchema: GenMessage<TemplateServiceListLayoutsResponse> = /*@__PURE__*/
+  messageDesc(file_notify_v1_template_service, 32);
 
 /**
  * VariableType is the type a template variable must have in Send data.
@@ -582,21 +1446,23 @@ export enum VariableType {
   BOOLEAN = 3,
 
   /**
-   * An absolute http(s) URL.
+   * An absolute http(s) URL; anything else (javascript:, data:, relative) is refused at Send and
+   * rendered as an empty string.
    *
    * @generated from enum value: VARIABLE_TYPE_URL = 4;
    */
   URL = 4,
 
   /**
-   * A list (for mustache sections).
+   * A list (for mustache sections). Its items' fields are declared as "list.field".
    *
    * @generated from enum value: VARIABLE_TYPE_LIST = 5;
    */
   LIST = 5,
 
   /**
-   * An object (for dotted names and sections).
+   * An object (for dotted names and sections). Its fields may be declared as "object.field"; an
+   * object or list with no declared fields is opaque (any field may be used, none is checked).
    *
    * @generated from enum value: VARIABLE_TYPE_OBJECT = 6;
    */
@@ -611,14 +1477,17 @@ export const VariableTypeSchema: GenEnum<VariableType> = /*@__PURE__*/
 
 /**
  * TemplateService manages the mustache templates that every notification is rendered from, for
- * automatic and manual mailings alike. Templates are versioned: a version is immutable once created,
- * and a notification pins the version that was current when it was accepted.
+ * automatic and manual mailings alike, and the shared layouts their email parts render into.
+ * Templates are versioned: a version is immutable once created, and a notification pins the version
+ * that was current when it was accepted, so publishing a new version never changes accepted mail.
+ * Validation errors are INVALID_ARGUMENT with the field path first in the message, e.g.
+ * "contents[0].parts.subject: line 1, column 7: Unclosed tag".
  *
  * @generated from service notify.v1.TemplateService
  */
 export const TemplateService: GenService<{
   /**
-   * Create makes a template with its first version.
+   * Create makes a template with its first version, which becomes the current one.
    *
    * @generated from rpc notify.v1.TemplateService.Create
    */
@@ -626,6 +1495,26 @@ export const TemplateService: GenService<{
     methodKind: "unary";
     input: typeof TemplateServiceCreateRequestSchema;
     output: typeof TemplateServiceCreateResponseSchema;
+  },
+  /**
+   * Update adds a new version to a template; with publish=true it also becomes the current one.
+   *
+   * @generated from rpc notify.v1.TemplateService.Update
+   */
+  update: {
+    methodKind: "unary";
+    input: typeof TemplateServiceUpdateRequestSchema;
+    output: typeof TemplateServiceUpdateResponseSchema;
+  },
+  /**
+   * Publish makes an existing version the current one (also to roll back).
+   *
+   * @generated from rpc notify.v1.TemplateService.Publish
+   */
+  publish: {
+    methodKind: "unary";
+    input: typeof TemplateServicePublishRequestSchema;
+    output: typeof TemplateServicePublishResponseSchema;
   },
   /**
    * Get returns a template and one of its versions (the current one by default).
@@ -648,8 +1537,18 @@ export const TemplateService: GenService<{
     output: typeof TemplateServiceListResponseSchema;
   },
   /**
-   * Preview renders a version with sample data (the variables' samples), the given data, or a real
-   * user's data, and reports problems instead of failing.
+   * ListVersions pages through the versions of a template, newest first, without their contents.
+   *
+   * @generated from rpc notify.v1.TemplateService.ListVersions
+   */
+  listVersions: {
+    methodKind: "unary";
+    input: typeof TemplateServiceListVersionsRequestSchema;
+    output: typeof TemplateServiceListVersionsResponseSchema;
+  },
+  /**
+   * Preview renders a version (or an unsaved draft) with sample data (the variables' samples), the
+   * given data, or a real user's data, and reports problems instead of failing.
    *
    * @generated from rpc notify.v1.TemplateService.Preview
    */
@@ -657,6 +1556,68 @@ export const TemplateService: GenService<{
     methodKind: "unary";
     input: typeof TemplateServicePreviewRequestSchema;
     output: typeof TemplateServicePreviewResponseSchema;
+  },
+  /**
+   * Diff compares two versions of a template: settings, variables, and every part of every locale.
+   *
+   * @generated from rpc notify.v1.TemplateService.Diff
+   */
+  diff: {
+    methodKind: "unary";
+    input: typeof TemplateServiceDiffRequestSchema;
+    output: typeof TemplateServiceDiffResponseSchema;
+  },
+  /**
+   * Archive hides a template from List and makes Send refuse it (FAILED_PRECONDITION); restore=true
+   * brings it back. Notifications already accepted still render their pinned version.
+   *
+   * @generated from rpc notify.v1.TemplateService.Archive
+   */
+  archive: {
+    methodKind: "unary";
+    input: typeof TemplateServiceArchiveRequestSchema;
+    output: typeof TemplateServiceArchiveResponseSchema;
+  },
+  /**
+   * ListBuiltinVariables lists the variables every template may use without declaring them: the
+   * user.* enrichment fields and the platform's links (unsubscribe_url, confirm_url, ...).
+   *
+   * @generated from rpc notify.v1.TemplateService.ListBuiltinVariables
+   */
+  listBuiltinVariables: {
+    methodKind: "unary";
+    input: typeof TemplateServiceListBuiltinVariablesRequestSchema;
+    output: typeof TemplateServiceListBuiltinVariablesResponseSchema;
+  },
+  /**
+   * CreateLayout stores a layout; creating one with an existing key adds its next version.
+   *
+   * @generated from rpc notify.v1.TemplateService.CreateLayout
+   */
+  createLayout: {
+    methodKind: "unary";
+    input: typeof TemplateServiceCreateLayoutRequestSchema;
+    output: typeof TemplateServiceCreateLayoutResponseSchema;
+  },
+  /**
+   * GetLayout returns one version of a layout (the latest by default).
+   *
+   * @generated from rpc notify.v1.TemplateService.GetLayout
+   */
+  getLayout: {
+    methodKind: "unary";
+    input: typeof TemplateServiceGetLayoutRequestSchema;
+    output: typeof TemplateServiceGetLayoutResponseSchema;
+  },
+  /**
+   * ListLayouts pages through layouts (the latest version of each), ordered by key.
+   *
+   * @generated from rpc notify.v1.TemplateService.ListLayouts
+   */
+  listLayouts: {
+    methodKind: "unary";
+    input: typeof TemplateServiceListLayoutsRequestSchema;
+    output: typeof TemplateServiceListLayoutsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_notify_v1_template_service, 0);
