@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BUILTIN_VARIABLES, LAYOUT_VARIABLES } from "./builtins.js";
-import { parseSource, type Tokens } from "./compile.js";
+import { formatProblem, parseSource, type Tokens } from "./compile.js";
 import { pickLocale } from "./locale.js";
 import { channelParts, LAYOUT_PARTS } from "./parts.js";
 import { RenderLimitError, renderTokens } from "./render.js";
@@ -26,11 +26,16 @@ export interface LayoutSource {
   contents: Record<string, Record<string, string>>;
 }
 
-/** Versions in the store were validated when created; a parse failure here means a corrupted row. */
-function mustParse(source: string, where: string): Tokens {
+/**
+ * Versions in the store were validated when created, so a parse failure there means a corrupted row;
+ * drafts (Preview) pass onError to collect the failure and render the rest.
+ */
+function parseOr(source: string, where: string, onError?: (where: string, message: string) => void): Tokens | undefined {
   const r = parseSource(source);
-  if (!r.tokens) throw new ConnectError(`${where}: ${r.problem?.message ?? "cannot parse"}`, Code.Internal);
-  return r.tokens;
+  if (r.tokens) return r.tokens;
+  const msg = r.problem ? formatProblem(where, r.problem) : `${where}: cannot parse`;
+  if (onError) return onError(where, msg), undefined;
+  throw new ConnectError(msg, Code.Internal);
 }
 
 export function compileLocale(opts: {
@@ -41,17 +46,23 @@ export function compileLocale(opts: {
   variables: readonly VariableSpec[];
   parts: Record<string, string>;
   layout?: LayoutSource;
+  onError?: (where: string, message: string) => void;
 }): CompiledLocale {
   const parts = new Map<string, Tokens>();
   for (const [name, src] of Object.entries(opts.parts)) {
-    parts.set(name, mustParse(src, `template "${opts.key}" v${opts.version} ${opts.locale}.${name}`));
+    const tokens = parseOr(src, `template "${opts.key}" v${opts.version} ${opts.locale}.${name}`, opts.onError);
+    if (tokens) parts.set(name, tokens);
   }
   let layout: Map<string, Tokens> | undefined;
   if (opts.layout) {
     const lc = pickLocale(opts.locale, Object.keys(opts.layout.contents), opts.layout.defaultLocale);
     const src = opts.layout.contents[lc] ?? {};
     layout = new Map();
-    for (const p of LAYOUT_PARTS) if (src[p.name] !== undefined) layout.set(p.name, mustParse(src[p.name], `layout ${lc}.${p.name}`));
+    for (const p of LAYOUT_PARTS) {
+      if (src[p.name] === undefined) continue;
+      const tokens = parseOr(src[p.name], `layout ${lc}.${p.name}`, opts.onError);
+      if (tokens) layout.set(p.name, tokens);
+    }
   }
   return {
     key: opts.key,

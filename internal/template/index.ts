@@ -13,7 +13,7 @@ export type {
 } from "./types.js";
 export { CATEGORIES, VARIABLE_TYPES } from "./types.js";
 export { createTemplateCatalog, type TemplateCatalogDeps } from "./catalog.js";
-// createTemplateService (service.ts) is exported once the handlers land.
+export { createTemplateService, type TemplateServiceDeps } from "./service.js";
 export {
   CHANNEL_PARTS,
   LAYOUT_PARTS,

@@ -137,12 +137,38 @@ export async function findVersionById(q: Q, versionId: number): Promise<(Version
   return rows[0] ? { ...versionRow(rows[0]), key: rows[0].template_key } : undefined;
 }
 
-export async function listVersions(q: Q, templateId: number): Promise<VersionRow[]> {
+/** A page of versions, newest first, below the given version number (0: from the latest). */
+export async function listVersions(q: Q, templateId: number, beforeVersion: number, limit: number): Promise<VersionRow[]> {
   const [rows] = await q.query<RowDataPacket[]>(
-    `SELECT ${V_COLS} FROM template_versions v WHERE v.template_id = ? ORDER BY v.version DESC`,
-    [templateId],
+    `SELECT ${V_COLS} FROM template_versions v WHERE v.template_id = ?${beforeVersion > 0 ? " AND v.version < ?" : ""}
+     ORDER BY v.version DESC LIMIT ?`,
+    beforeVersion > 0 ? [templateId, beforeVersion, limit] : [templateId, limit],
   );
   return rows.map(versionRow);
+}
+
+/** Locales of several versions at once (listings). */
+export async function findLocalesFor(q: Q, versionIds: number[]): Promise<Map<number, string[]>> {
+  const out = new Map<number, string[]>();
+  if (versionIds.length === 0) return out;
+  const [rows] = await q.query<RowDataPacket[]>(
+    "SELECT version_id, locale FROM template_contents WHERE version_id IN (?) ORDER BY locale",
+    [versionIds],
+  );
+  for (const r of rows) {
+    const id = Number(r.version_id);
+    out.set(id, [...(out.get(id) ?? []), r.locale as string]);
+  }
+  return out;
+}
+
+/** Layout keys and versions by id (to show a version's layout pin). */
+export async function findLayoutKeys(q: Q, ids: number[]): Promise<Map<number, { key: string; version: number }>> {
+  const out = new Map<number, { key: string; version: number }>();
+  if (ids.length === 0) return out;
+  const [rows] = await q.query<RowDataPacket[]>("SELECT id, layout_key, version FROM layouts WHERE id IN (?)", [ids]);
+  for (const r of rows) out.set(Number(r.id), { key: r.layout_key, version: Number(r.version) });
+  return out;
 }
 
 /** Contents of a version by locale; only the given locales when listed. */
