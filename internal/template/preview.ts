@@ -16,6 +16,8 @@ export interface PreviewSource {
   variables: VariableSpec[];
   contents: Map<string, Record<string, string>>;
   layout?: LayoutSource;
+  /** Drafts were checked (syntax included) before; their parse failures are not reported twice. */
+  checked?: boolean;
 }
 
 export interface PreviewRequest {
@@ -82,7 +84,9 @@ export async function preview(src: PreviewSource, req: PreviewRequest, users?: U
     variables: src.variables,
     parts: source,
     layout: src.layout,
-    onError: (_where, message) => problems.push(message),
+    onError: (_where, message) => {
+      if (!src.checked) problems.push(message);
+    },
   });
   const channels = req.channel ? [req.channel] : src.channels;
   for (const ch of channels) {

@@ -49,7 +49,7 @@ interface SafeRenderOptions extends Mustache.RenderOptions {
 }
 
 /** Work cap per render: nested sections over the same big list would otherwise multiply. */
-const MAX_TOKENS = 2_000_000;
+const MAX_TOKENS = 1_000_000;
 
 class SafeWriter extends Mustache.Writer {
   override renderTokens(

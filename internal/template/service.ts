@@ -99,6 +99,7 @@ export function createTemplateService(deps: TemplateServiceDeps): ServiceImpl<ty
           variables,
           contents: new Map(contents.map((c) => [c.locale, c.parts])),
           layout,
+          checked: true,
         },
       };
     }
