@@ -14,4 +14,7 @@ migrations=(internal/store/migrations/*.sql)
 if ((${#migrations[@]} > 0)); then
   cp "${migrations[@]}" dist/internal/store/migrations/
 fi
+# The admin panel's bundle, when the project defines how to build it (root script "build:admin").
+npm run --silent --if-present build:admin
+
 echo "[build] dist/ ready (${#migrations[@]} migrations copied)"

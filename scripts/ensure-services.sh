@@ -104,8 +104,15 @@ wait_for() { # $1 check function
   "$1"
 }
 
-find_bin() { # absolute path of a daemon binary, preferring the Debian location
-  if [[ -x /usr/sbin/$1 ]]; then printf '%s' "/usr/sbin/$1"; else command -v "$1" || true; fi
+find_bin() { # absolute path of an executable daemon binary, preferring the Debian location
+  local p
+  if [[ -x /usr/sbin/$1 ]]; then
+    printf '%s' "/usr/sbin/$1"
+    return
+  fi
+  # command -v may answer with a non-executable file when nothing better is on PATH.
+  p=$(command -v "$1" || true)
+  if [[ -n $p && -x $p ]]; then printf '%s' "$p"; fi
 }
 
 point_elsewhere_hint() {

@@ -34,9 +34,12 @@ export NOTIFY_HTTP_ADDR=${NOTIFY_HTTP_ADDR:-127.0.0.1:8080}
 export NOTIFY_PUBLIC_URL=${NOTIFY_PUBLIC_URL:-http://${NOTIFY_HTTP_ADDR}}
 export NOTIFY_SMTP_URL=${NOTIFY_SMTP_URL:-smtp://127.0.0.1:1025}
 export NOTIFY_USERS_ADDR=${NOTIFY_USERS_ADDR:-127.0.0.1:50061}
-# users-demo listens where notifyd looks for the user service.
+# users-demo listens where notifyd looks for the user service, with its own database on the same server.
 export USERS_DEMO_ADDR=${USERS_DEMO_ADDR:-$NOTIFY_USERS_ADDR}
-MAILCATCHER_WEB=http://127.0.0.1:8025
+export USERS_DEMO_DB_URL=${USERS_DEMO_DB_URL:-mysql://root@${NOTIFY_DB_HOST:-127.0.0.1}:${NOTIFY_DB_PORT:-3306}/users_demo}
+export MAILCATCHER_SMTP_ADDR=${MAILCATCHER_SMTP_ADDR:-127.0.0.1:1025}
+export MAILCATCHER_WEB_ADDR=${MAILCATCHER_WEB_ADDR:-127.0.0.1:8025}
+MAILCATCHER_WEB=http://${MAILCATCHER_WEB_ADDR}
 
 declare -A child_name=()
 children=()
@@ -56,22 +59,24 @@ alive_children() {
   done
 }
 
-# Stops every child still running with $1, waits up to 20 s (notifyd drains in-flight sends), then
-# SIGKILLs what is left, and exits with $2.
+# Stops every child still running with $1, waits up to 30 s (notifyd drains in-flight sends within its
+# NOTIFY_SHUTDOWN_GRACE), then SIGKILLs what is left, and exits with $2.
 stop_all() {
   local sig=$1 code=$2 pid deadline
   trap '' INT TERM
   for pid in $(alive_children); do kill -s "$sig" "$pid" 2>/dev/null || true; done
-  deadline=$((SECONDS + 20))
+  deadline=$((SECONDS + 30))
   while [[ -n $(alive_children) ]] && ((SECONDS < deadline)); do sleep 0.2; done
   for pid in $(alive_children); do
-    say "${child_name[$pid]} (pid ${pid}) did not stop in 20 s: SIGKILL"
+    say "${child_name[$pid]} (pid ${pid}) did not stop in 30 s: SIGKILL"
     kill -s KILL "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
   exit "$code"
 }
-trap 'say "SIGINT: stopping"; stop_all INT 130' INT
+# Children always get SIGTERM, the stop signal every service handles. On Ctrl-C the terminal has already
+# sent them SIGINT too (they share this script's process group); their shutdown handlers run once.
+trap 'say "SIGINT: stopping"; stop_all TERM 130' INT
 trap 'say "SIGTERM: stopping"; stop_all TERM 143' TERM
 
 start_child users-demo dist/cmd/users-demo/main.js
