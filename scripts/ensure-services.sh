@@ -38,7 +38,12 @@ if command -v flock >/dev/null 2>&1; then flock 9; fi
 if [[ ! -d node_modules ]]; then
   if [[ -f package-lock.json ]]; then
     log "node_modules missing: npm ci"
-    npm ci --no-audit --no-fund
+    # npm 11 rejects in ci a lock that its own install wrote when optional per-platform packages
+    # (@bufbuild/buf-darwin-*...) are missing from it; install from the same lock instead.
+    if ! npm ci --no-audit --no-fund; then
+      log "npm ci refused the lock file; falling back to npm install"
+      npm install --no-audit --no-fund
+    fi
   else
     log "node_modules missing: npm install"
     npm install --no-audit --no-fund
