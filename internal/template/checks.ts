@@ -9,6 +9,8 @@ import { CATEGORIES, type VariableSpec } from "./types.js";
 
 export const KEY_RE = /^[a-z0-9_.-]{1,100}$/;
 const MAX_LOCALES = 50;
+/** All parts of all locales of one version together (each part alone is capped at 256 KiB). */
+export const MAX_VERSION_BYTES = 4 * 1024 * 1024;
 
 export interface ContentInput {
   locale: string;
@@ -84,6 +86,14 @@ export function checkVersion(v: VersionInput): string[] {
   problems.push(...declProblems);
   if (declProblems.length > 0) return problems;
 
+  const total = v.contents.reduce(
+    (n, c) => n + Object.values(c.parts).reduce((m, src) => m + Buffer.byteLength(src, "utf8"), 0),
+    0,
+  );
+  if (total > MAX_VERSION_BYTES) {
+    problems.push(`contents: ${total} bytes in all; at most ${MAX_VERSION_BYTES}`);
+    return problems;
+  }
   const tree = buildTree([...BUILTIN_VARIABLES, ...v.variables]);
   const specs = partsOfChannels(v.channels.filter(isKnownChannel));
   const allowed = new Set(specs.map((p) => p.name));

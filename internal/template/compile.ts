@@ -53,7 +53,8 @@ function syntaxProblem(source: string, msg: string): SourceProblem {
   let m = /^Unclosed tag at (\d+)$/.exec(msg);
   if (m) {
     const pos = Number(m[1]);
-    const open = source.lastIndexOf("{{", Math.max(0, pos - 1));
+    let open = source.lastIndexOf("{{", Math.max(0, pos - 1));
+    while (open > 0 && source[open - 1] === "{") open--; // the start of "{{{"
     return at(source, open >= 0 ? open : pos, "Unclosed tag");
   }
   m = /^Unclosed section "(.*)" at (\d+)$/.exec(msg);

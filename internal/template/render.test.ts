@@ -35,6 +35,10 @@ describe("syntax errors", () => {
     expect(r.problem).toEqual({ line: 1, column: 7, message: "Unclosed tag" });
   });
 
+  it("points at the start of an unclosed triple mustache", () => {
+    expect(parseSource("ab\nHello {{{name}}").problem).toEqual({ line: 2, column: 7, message: "Unclosed tag" });
+  });
+
   it("reports an unclosed section where it opens, on a later line", () => {
     const r = parseSource("line one\n  {{#films}}\n  {{title}}\n");
     expect(r.problem).toMatchObject({ line: 2, column: 3, message: 'Unclosed section "films"' });
@@ -148,6 +152,7 @@ describe("safe rendering", () => {
       { subject: "Re: {{film_title}}", html: "<p>{{film_title}}</p>", text: "{{film_title}}" },
       { film_title: "<b>Tom & Jerry</b>\r\nBcc: evil@example.com" },
     );
+    expect(email({ subject: "{{film_title}}", html: "h", text: "t" }, { film_title: "a\u2028b\nc" }).subject).toBe("a b c");
     expect(out.subject).toBe("Re: <b>Tom & Jerry</b> Bcc: evil@example.com");
     expect(out.subject).not.toMatch(/[\r\n]/);
     expect(out.html).toBe("<p>&lt;b&gt;Tom &amp; Jerry&lt;&#x2F;b&gt;\r\nBcc: evil@example.com</p>");

@@ -99,7 +99,8 @@ export function renderTokens(tokens: Tokens, view: unknown, kind: PartKind, maxB
     maxBytes,
   };
   let out = writer.renderTokens(tokens as unknown as string[][], new SafeContext(view), undefined, undefined, config);
-  if (kind === "line") out = out.replace(/[\r\n]+/g, " ").trim();
+  // Unicode line separators too: some clients and log viewers break lines on them.
+  if (kind === "line") out = out.replace(/[\r\n\u0085\u2028\u2029]+/g, " ").trim();
   if (Buffer.byteLength(out, "utf8") > maxBytes) throw new RenderLimitError(`rendered output exceeds ${maxBytes} bytes`);
   return out;
 }

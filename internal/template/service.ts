@@ -36,7 +36,11 @@ import * as store from "./store.js";
 import type { TemplateCatalog, UserLookup } from "./types.js";
 
 export interface TemplateServiceDeps {
-  /** The catalog Send and the workers use; kept here so the wiring builds one per process. */
+  /**
+   * The catalog Send and the workers use. The handlers read and write MariaDB directly (versions are
+   * immutable and resolveForSend reads the current pointer on every call, so nothing needs
+   * invalidating); it is part of the deps so the service and Send share one catalog per process.
+   */
   catalog: TemplateCatalog;
   db: Db;
   log: Logger;
