@@ -59,17 +59,22 @@ alive_children() {
   done
 }
 
-# Stops every child still running with $1, waits up to 30 s (notifyd drains in-flight sends within its
-# NOTIFY_SHUTDOWN_GRACE), then SIGKILLs what is left, and exits with $2.
+# Stops the children in reverse start order (notifyd first, so it can finish in-flight sends while the
+# mail sink and user service are still up), each with $1 and up to 30 s to exit (notifyd drains within
+# NOTIFY_SHUTDOWN_GRACE), SIGKILLs what is left, and exits with $2.
 stop_all() {
-  local sig=$1 code=$2 pid deadline
+  local sig=$1 code=$2 i pid deadline
   trap '' INT TERM
-  for pid in $(alive_children); do kill -s "$sig" "$pid" 2>/dev/null || true; done
-  deadline=$((SECONDS + 30))
-  while [[ -n $(alive_children) ]] && ((SECONDS < deadline)); do sleep 0.2; done
-  for pid in $(alive_children); do
-    say "${child_name[$pid]} (pid ${pid}) did not stop in 30 s: SIGKILL"
-    kill -s KILL "$pid" 2>/dev/null || true
+  for ((i = ${#children[@]} - 1; i >= 0; i--)); do
+    pid=${children[i]}
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -s "$sig" "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "${child_name[$pid]} (pid ${pid}) did not stop in 30 s: SIGKILL"
+      kill -s KILL "$pid" 2>/dev/null || true
+    fi
   done
   wait 2>/dev/null || true
   exit "$code"
