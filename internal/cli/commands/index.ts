@@ -1,0 +1,24 @@
+import type { Command } from "../context.js";
+import { callCommand } from "./call.js";
+import { describeCommand } from "./describe.js";
+import { healthCommand } from "./health.js";
+import { historyCommand } from "./history.js";
+import { sendCommand } from "./send.js";
+import { servicesCommand } from "./services.js";
+import { statusCommand } from "./status.js";
+import { templatesCommand } from "./templates.js";
+
+/**
+ * Every notifyctl command, in the order `notifyctl help` lists them. A new command (dlq, campaign,
+ * settings, keys, ...) is one module in this folder plus one line here.
+ */
+export const commands: readonly Command[] = [
+  servicesCommand,
+  describeCommand,
+  callCommand,
+  healthCommand,
+  sendCommand,
+  statusCommand,
+  historyCommand,
+  templatesCommand,
+];
