@@ -12,5 +12,7 @@ export default defineConfig({
     testTimeout: 30 * 60_000,
     hookTimeout: 30 * 60_000,
     teardownTimeout: 120_000,
+    // The chaos suite grows over time; an empty selection is not an error.
+    passWithNoTests: true,
   },
 });
