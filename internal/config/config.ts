@@ -115,6 +115,8 @@ export interface Config {
   reconcileAfterMs: number;
   shutdownGraceMs: number;
   logLevel: string;
+  /** NOTIFY_CHANNEL_<NAME>_<KEY>=value, grouped by channel name and key, both lower-cased. */
+  channelSettings: Record<string, Record<string, string>>;
 }
 
 export class ConfigError extends Error {
@@ -134,10 +136,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (!r.success) {
     throw new ConfigError(r.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`));
   }
-  return fromParsed(r.data);
+  return { ...fromParsed(r.data), channelSettings: channelSettings(env) };
 }
 
-function fromParsed(p: Parsed): Config {
+function channelSettings(env: Record<string, string | undefined>): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const [k, v] of Object.entries(env)) {
+    const m = /^NOTIFY_CHANNEL_([A-Z0-9]+)_([A-Z0-9_]+)$/.exec(k);
+    if (!m || v === undefined) continue;
+    (out[m[1].toLowerCase()] ??= {})[m[2].toLowerCase()] = v;
+  }
+  return out;
+}
+
+function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
   return {
     roles: p.NOTIFY_ROLES,
     db: { url: p.NOTIFY_DB_URL, poolSize: p.NOTIFY_DB_POOL, migrateOnStart: p.NOTIFY_MIGRATE_ON_START },

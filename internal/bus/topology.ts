@@ -1,0 +1,54 @@
+/**
+ * The one module that knows stream, consumer and subject names. Every name derives from a prefix so
+ * test runs and several deployments can share a NATS server without colliding.
+ */
+export interface Topology {
+  prefix: string;
+  streams: { work: string; events: string; dlq: string };
+  subjects: {
+    /** Accepted notifications waiting to be planned into deliveries. */
+    requests: string;
+    /** One message per delivery, per channel. */
+    deliver(channel: string): string;
+    deliverAll: string;
+    /** Site events (user_registered, review_liked...). */
+    event(type: string): string;
+    eventsAll: string;
+    /** Dead letters, per channel or source. */
+    dlq(source: string): string;
+    dlqAll: string;
+    /** Core NATS: wake the relay right after a commit. */
+    relayKick: string;
+    /** Core NATS: in-app notifications for one user's open connections. */
+    wsUser(userId: string): string;
+    /** Core NATS: campaign control (rate changes, pause) reach running fan-outs at once. */
+    campaignControl: string;
+  };
+  consumers: { planner: string; deliver(channel: string): string; events: string };
+}
+
+export function createTopology(prefix: string): Topology {
+  const p = prefix;
+  const P = prefix.toUpperCase();
+  return {
+    prefix,
+    streams: { work: `${P}_WORK`, events: `${P}_EVENTS`, dlq: `${P}_DLQ` },
+    subjects: {
+      requests: `${p}.requests`,
+      deliver: (channel) => `${p}.deliver.${channel}`,
+      deliverAll: `${p}.deliver.>`,
+      event: (type) => `${p}.events.${type}`,
+      eventsAll: `${p}.events.>`,
+      dlq: (source) => `${p}.dlq.${source}`,
+      dlqAll: `${p}.dlq.>`,
+      relayKick: `${p}.kick.relay`,
+      wsUser: (userId) => `${p}.ws.user.${userId}`,
+      campaignControl: `${p}.campaign.control`,
+    },
+    consumers: {
+      planner: "planner",
+      deliver: (channel) => `deliver-${channel}`,
+      events: "event-router",
+    },
+  };
+}

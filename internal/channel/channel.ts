@@ -1,0 +1,66 @@
+import type { Logger } from "../log/logger.js";
+import type { User } from "../../gen/cinema/users/v1/user_directory_pb.js";
+
+/** Who a delivery goes to: a user of the cinema (enriched from the user directory) or a bare address. */
+export interface Recipient {
+  userId?: string;
+  /** Bare address given at Send (email channel). */
+  address?: string;
+  user?: User;
+}
+
+export interface OutgoingMessage {
+  deliveryId: string;
+  notificationId: string;
+  category: string;
+  templateKey?: string;
+  senderId?: string;
+  recipient: Recipient;
+  /** Rendered template parts for this channel (email: subject, html, text). */
+  parts: Record<string, string>;
+  /** Extra headers, e.g. List-Unsubscribe for marketing email. */
+  headers: Record<string, string>;
+  /** Automatic (system-generated) rather than a person's mailing. */
+  automatic: boolean;
+}
+
+export interface SendResult {
+  /** The channel's id of what was sent (the email Message-ID...). */
+  messageId: string;
+}
+
+/**
+ * A delivery channel. Adding one is a new file in internal/channel that exports a factory, plus one
+ * line in registry.ts; its settings come from NOTIFY_CHANNEL_<NAME>_* variables.
+ */
+export interface Channel {
+  readonly name: string;
+  /** Template parts the channel renders. */
+  readonly parts: readonly string[];
+  /** Whether a bare address (not a user id) can be delivered on this channel. */
+  readonly takesBareAddress: boolean;
+  /** The address to use for this recipient, or undefined when the user has none for this channel. */
+  address(r: Recipient): string | undefined;
+  send(msg: OutgoingMessage): Promise<SendResult>;
+  /** Per-dependency state for /readyz (breaker open/closed...). */
+  status?(): Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** A failure with its retry class: transient errors are retried with back-off, permanent ones never. */
+export class DeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    readonly reason = transient ? "transient" : "permanent",
+  ) {
+    super(message);
+    this.name = "DeliveryError";
+  }
+}
+
+export interface ChannelDeps {
+  log: Logger;
+  /** Settings from NOTIFY_CHANNEL_<NAME>_<KEY> variables, keys lower-cased without the prefix. */
+  settings: Record<string, string>;
+}

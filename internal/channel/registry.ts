@@ -1,0 +1,27 @@
+import type { Config } from "../config/config.js";
+import type { Logger } from "../log/logger.js";
+import type { Channel } from "./channel.js";
+import { createEmailChannel } from "./email.js";
+
+export interface ChannelFactoryDeps {
+  cfg: Config;
+  log: Logger;
+}
+
+/**
+ * Every channel the platform can deliver on. A new channel is one file exporting a factory and one
+ * line here; a factory returns undefined when its settings are absent (the channel is then off).
+ */
+export const CHANNEL_FACTORIES: Record<string, (d: ChannelFactoryDeps) => Channel | undefined> = {
+  email: ({ cfg, log }) => createEmailChannel({ ...cfg.smtp }, { log }),
+};
+
+export function createChannels(d: ChannelFactoryDeps, only?: string[]): Map<string, Channel> {
+  const out = new Map<string, Channel>();
+  for (const [name, make] of Object.entries(CHANNEL_FACTORIES)) {
+    if (only && !only.includes(name)) continue;
+    const ch = make(d);
+    if (ch) out.set(name, ch);
+  }
+  return out;
+}

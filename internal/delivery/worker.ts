@@ -1,0 +1,184 @@
+import type { JsMsg } from "nats";
+import type { User } from "../../gen/cinema/users/v1/user_directory_pb.js";
+import { decodeJson } from "../bus/publish.js";
+import type { Outcome } from "../bus/consumer.js";
+import { DeliveryError, type Channel, type OutgoingMessage } from "../channel/channel.js";
+import type { Logger } from "../log/logger.js";
+import { DeliveryState, type DeliverMessage } from "../notification/model.js";
+import type { Db } from "../store/db.js";
+import { isTransientDbError } from "../store/db.js";
+import { userToVariables, type TemplateCatalog } from "../template/index.js";
+import { isTransientUsersError, type UsersClient } from "../users/client.js";
+import type { Ledger } from "./ledger.js";
+
+/** Adds per-delivery data and headers (unsubscribe links, tracking) before rendering. */
+export type Decorator = (ctx: {
+  msg: DeliverMessage;
+  user?: User;
+  templateKey: string;
+}) => Promise<{ data?: Record<string, unknown>; headers?: Record<string, string> }>;
+
+export interface WorkerDeps {
+  db: Db;
+  ledger: Ledger;
+  channel: Channel;
+  templates: TemplateCatalog;
+  users: Pick<UsersClient, "getUser">;
+  log: Logger;
+  decorators?: Decorator[];
+  /** Called with each outcome, for metrics. */
+  observe?: (event: "sent" | "failed" | "retry" | "skipped" | "duplicate", ms: number, msg?: DeliverMessage) => void;
+}
+
+interface NotificationData {
+  data: Record<string, unknown>;
+  templateKey: string;
+  senderId: string;
+  automatic: boolean;
+}
+
+/**
+ * One delivery attempt: claim the ledger row, enrich, render the pinned version, send, record.
+ * A row already final is acknowledged and skipped, which is what makes redelivery harmless.
+ */
+export function createDeliveryWorker(d: WorkerDeps) {
+  // Campaigns send one notification to many users; its data is read once, not once per recipient.
+  const cache = new Map<string, { v: NotificationData; until: number }>();
+  const loadNotification = async (id: string): Promise<NotificationData | undefined> => {
+    const hit = cache.get(id);
+    if (hit && hit.until > Date.now()) return hit.v;
+    const [rows] = (await d.db.execute(
+      "SELECT data, template_key, sender_id, source, campaign_id FROM notifications WHERE id = ?",
+      [id],
+    )) as unknown as [{ data: string; template_key: string; sender_id: string; source: string; campaign_id: number | null }[]];
+    if (!rows[0]) return undefined;
+    const v = {
+      data: JSON.parse(rows[0].data) as Record<string, unknown>,
+      templateKey: rows[0].template_key,
+      senderId: rows[0].sender_id,
+      automatic: rows[0].campaign_id == null,
+    };
+    if (cache.size > 5000) cache.clear();
+    cache.set(id, { v, until: Date.now() + 60_000 });
+    return v;
+  };
+
+  const log = d.log.child({ channel: d.channel.name });
+
+  async function handle(m: JsMsg): Promise<Outcome> {
+    const started = Date.now();
+    let msg: DeliverMessage;
+    try {
+      msg = decodeJson<DeliverMessage>(m.data);
+      if (typeof msg.d !== "string" || typeof msg.n !== "string") throw new Error("missing ids");
+    } catch (err) {
+      return { kind: "term", reason: `undecodable delivery message: ${(err as Error).message}` };
+    }
+    const attempt = m.info.redeliveryCount;
+    const dlog = log.child({ notificationId: msg.n, deliveryId: msg.d, attempt });
+
+    const claim = await d.ledger.claim(msg.d);
+    if (claim.kind === "missing") return { kind: "term", reason: `unknown delivery ${msg.d}` };
+    if (claim.kind === "done") {
+      d.observe?.("duplicate", 0, msg);
+      return { kind: "ack" };
+    }
+    if (claim.kind === "busy" || claim.kind === "held") return { kind: "retry", error: claim.kind, delayMs: claim.retryInMs };
+    if (claim.uncertain) dlog.warn("lease expired after an unconfirmed attempt; sending again with the same id");
+
+    const fail = async (err: DeliveryError): Promise<Outcome> => {
+      if (err.transient) {
+        await d.ledger.release(msg.d, err.message);
+        d.observe?.("retry", Date.now() - started, msg);
+        dlog.info({ reason: err.reason, err: err.message }, "delivery attempt failed; will retry");
+        return { kind: "retry", error: err.message };
+      }
+      await d.ledger.finish(msg.d, DeliveryState.Failed, `${err.reason}: ${err.message}`);
+      d.observe?.("failed", Date.now() - started, msg);
+      dlog.info({ reason: err.reason }, "delivery failed permanently");
+      return { kind: "term", reason: err.reason };
+    };
+
+    try {
+      const n = await loadNotification(msg.n);
+      if (!n) return fail(new DeliveryError(`notification ${msg.n} not found`, false, "notification_missing"));
+      let user: User | undefined;
+      if (msg.u) {
+        try {
+          user = await d.users.getUser(msg.u);
+        } catch (err) {
+          return fail(new DeliveryError(`user service: ${(err as Error).message}`, isTransientUsersError(err), "user_service"));
+        }
+        if (!user) return fail(new DeliveryError(`unknown user ${msg.u}`, false, "unknown_user"));
+      }
+      const recipient = { userId: msg.u, address: msg.a, user };
+      if (!d.channel.address(recipient)) {
+        return fail(new DeliveryError(`no ${d.channel.name} address for the recipient`, false, "no_address"));
+      }
+      const extra: Record<string, unknown> = {};
+      const headers: Record<string, string> = {};
+      for (const dec of d.decorators ?? []) {
+        const r = await dec({ msg, user, templateKey: n.templateKey });
+        Object.assign(extra, r.data);
+        Object.assign(headers, r.headers);
+      }
+      let parts: Record<string, string>;
+      try {
+        const rendered = await d.templates.render(msg.v, msg.l || user?.locale || undefined, d.channel.name, {
+          ...n.data,
+          ...extra,
+          ...(user ? { user: userToVariables(user) } : {}),
+        });
+        parts = rendered.parts;
+      } catch (err) {
+        if (isTransientDbError(err)) throw err;
+        return fail(new DeliveryError(`render: ${(err as Error).message}`, false, "template_error"));
+      }
+      const out: OutgoingMessage = {
+        deliveryId: msg.d,
+        notificationId: msg.n,
+        category: msg.c,
+        templateKey: n.templateKey,
+        senderId: n.senderId,
+        recipient,
+        parts,
+        headers,
+        automatic: n.automatic,
+      };
+      let sent;
+      try {
+        sent = await d.channel.send(out);
+      } catch (err) {
+        if (err instanceof DeliveryError) return fail(err);
+        return fail(new DeliveryError((err as Error).message, true, "channel_error"));
+      }
+      await recordSent(msg.d, sent.messageId, claim.uncertain ? `attempt ${claim.attempts} (resent after uncertain)` : `attempt ${claim.attempts}`);
+      d.observe?.("sent", Date.now() - started, msg);
+      dlog.debug("delivery sent");
+      return { kind: "ack" };
+    } catch (err) {
+      // Infrastructure trouble (database, broker): give the row back and let the broker retry later.
+      await d.ledger.release(msg.d, (err as Error).message).catch(() => undefined);
+      dlog.warn({ err: (err as Error).message }, "delivery attempt errored; will retry");
+      return { kind: "retry", error: (err as Error).message };
+    }
+  }
+
+  // After the channel accepted the message, recording it must not give up on a brief database hiccup:
+  // giving up here is what turns one email into two.
+  async function recordSent(id: string, messageId: string, detail: string) {
+    let wait = 100;
+    for (let i = 0; ; i++) {
+      try {
+        return await d.ledger.sent(id, messageId, detail);
+      } catch (err) {
+        if (i >= 8) throw err;
+        log.warn({ deliveryId: id, err: (err as Error).message }, "recording a sent delivery failed; retrying");
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, 5000);
+      }
+    }
+  }
+
+  return { handle };
+}

@@ -1,0 +1,151 @@
+import { createHash } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Db } from "../store/db.js";
+import { withTx } from "../store/db.js";
+import { newId } from "../ids/ids.js";
+import type { PinnedTemplate, TemplateCatalog } from "../template/index.js";
+import type { Topology } from "../bus/topology.js";
+import { encodeJson } from "../bus/publish.js";
+import { invalid, type NormalRequest } from "./validate.js";
+import { NotificationState, type RequestMessage } from "./model.js";
+
+export interface Accepted {
+  notificationId: string;
+  duplicate: boolean;
+  acceptedAt: Date;
+}
+
+export interface AcceptDeps {
+  db: Db;
+  templates: TemplateCatalog;
+  topology: Topology;
+  /** Channel names the platform can deliver on. */
+  channels: () => string[];
+  /** Wakes the relay after a commit so accepted work leaves at once instead of at the next poll. */
+  onCommitted?: () => void;
+}
+
+interface Prepared {
+  req: NormalRequest;
+  pinned: PinnedTemplate;
+  channels: string[];
+  category: string;
+  hash: string;
+  id: string;
+}
+
+/**
+ * Accepts notifications: pins the template version, validates the data against it, and writes the
+ * notification rows plus their outbox rows in ONE transaction, replying only after COMMIT. A single
+ * Send is a batch of one, so both RPCs share this path.
+ */
+export function createAcceptor(deps: AcceptDeps) {
+  const prepare = async (req: NormalRequest, prefix: string): Promise<Prepared> => {
+    const pinned = await deps.templates.resolveForSend(req.template, req.templateVersion || undefined, `${prefix}template`);
+    const known = new Set(deps.channels());
+    req.channels.forEach((c, i) => {
+      if (!known.has(c)) throw invalid(`${prefix}channels[${i}]`, `unknown channel "${c}"; known: ${[...known].join(", ")}`);
+      if (!pinned.channels.includes(c)) {
+        throw invalid(`${prefix}channels[${i}]`, `template "${pinned.key}" has no content for channel "${c}"`);
+      }
+    });
+    const channels = req.channels.length ? req.channels : pinned.channels.filter((c: string) => known.has(c));
+    deps.templates.validateData(pinned, req.data, `${prefix}data`);
+    // The hash covers everything that changes what is sent, so a retry with other content under the
+    // same key is detected instead of silently answered with the first notification.
+    const hash = createHash("sha256")
+      .update(
+        JSON.stringify([
+          pinned.key,
+          pinned.version,
+          req.recipients,
+          channels,
+          req.category || pinned.category,
+          req.dataJson,
+          req.sendAfter?.toISOString() ?? "",
+          req.locale,
+          req.senderId,
+        ]),
+      )
+      .digest("hex");
+    return { req, pinned, channels, category: req.category || pinned.category, hash, id: newId() };
+  };
+
+  return async function accept(source: string, reqs: NormalRequest[], prefixes: string[]): Promise<Accepted[]> {
+    const keys = new Map<string, number>();
+    reqs.forEach((r, i) => {
+      const prev = keys.get(r.idempotencyKey);
+      if (prev !== undefined) throw invalid(`${prefixes[i]}idempotency_key`, `repeats items[${prev}]`);
+      keys.set(r.idempotencyKey, i);
+    });
+    const prepared: Prepared[] = [];
+    for (let i = 0; i < reqs.length; i++) prepared.push(await prepare(reqs[i], prefixes[i]));
+
+    const now = new Date();
+    const result = await withTx(deps.db, async (c) => {
+      const rows = prepared.map((p) => [
+        p.id,
+        source,
+        p.req.idempotencyKey,
+        p.hash,
+        p.pinned.key,
+        p.pinned.version,
+        p.pinned.versionId,
+        p.category,
+        p.channels.join(","),
+        p.req.locale,
+        p.req.senderId,
+        p.req.dataJson,
+        JSON.stringify(p.req.recipients),
+        p.req.recipients.length,
+        NotificationState.Accepted,
+        p.req.sendAfter ?? null,
+        now,
+      ]);
+      // INSERT IGNORE then read back by key: rows whose id is not ours already existed (a retry).
+      await c.query(
+        `INSERT IGNORE INTO notifications (id, source, idempotency_key, payload_hash, template_key, template_version,
+           template_version_id, category, channels, locale, sender_id, data, recipients, recipient_count, status,
+           send_after, created_at) VALUES ?`,
+        [rows],
+      );
+      const [found] = (await c.query(
+        "SELECT id, idempotency_key, payload_hash, created_at FROM notifications WHERE source = ? AND idempotency_key IN (?)",
+        [source, prepared.map((p) => p.req.idempotencyKey)],
+      )) as unknown as [{ id: string; idempotency_key: string; payload_hash: string; created_at: Date }[]];
+      const byKey = new Map(found.map((r) => [r.idempotency_key, r]));
+      const out: Accepted[] = [];
+      const fresh: Prepared[] = [];
+      prepared.forEach((p, i) => {
+        const row = byKey.get(p.req.idempotencyKey);
+        if (!row) throw new ConnectError("notification vanished during accept", Code.Internal);
+        if (row.id === p.id) {
+          fresh.push(p);
+          out.push({ notificationId: p.id, duplicate: false, acceptedAt: now });
+        } else if (row.payload_hash === p.hash) {
+          out.push({ notificationId: row.id, duplicate: true, acceptedAt: row.created_at });
+        } else {
+          throw new ConnectError(
+            `${prefixes[i]}idempotency_key: "${p.req.idempotencyKey}" was already used for a different notification (${row.id})`,
+            Code.AlreadyExists,
+          );
+        }
+      });
+      if (fresh.length > 0) {
+        await c.query("INSERT INTO outbox (topic, msg_id, payload, available_at) VALUES ?", [
+          fresh.map((p) => [
+            deps.topology.subjects.requests,
+            p.id,
+            Buffer.from(encodeJson({ notificationId: p.id } satisfies RequestMessage)),
+            now,
+          ]),
+        ]);
+      }
+      return { out, fresh: fresh.length };
+    });
+    if (result.fresh > 0) deps.onCommitted?.();
+    return result.out;
+  };
+}
+
+export type Acceptor = ReturnType<typeof createAcceptor>;

@@ -1,0 +1,55 @@
+/** Stored notification states (notifications.status). */
+export const NotificationState = { Accepted: 1, Planned: 2 } as const;
+
+/**
+ * Stored delivery states (deliveries.status); the numbers equal notify.v1.DeliveryStatus so the API
+ * maps them without a table.
+ */
+export const DeliveryState = {
+  Pending: 1,
+  Sending: 2,
+  Sent: 3,
+  Delivered: 4,
+  Read: 5,
+  Failed: 6,
+  Skipped: 7,
+  Dead: 8,
+  Cancelled: 9,
+} as const;
+export type DeliveryStateValue = (typeof DeliveryState)[keyof typeof DeliveryState];
+
+/** States after which nothing more is sent for a delivery. */
+export const FINAL_STATES: readonly number[] = [
+  DeliveryState.Sent,
+  DeliveryState.Delivered,
+  DeliveryState.Read,
+  DeliveryState.Failed,
+  DeliveryState.Skipped,
+  DeliveryState.Dead,
+  DeliveryState.Cancelled,
+];
+
+/** Body of a message on the requests subject. */
+export interface RequestMessage {
+  notificationId: string;
+}
+
+/** Body of a message on a deliver.<channel> subject: all a worker needs besides the shared data. */
+export interface DeliverMessage {
+  /** delivery id */
+  d: string;
+  /** notification id */
+  n: string;
+  /** channel */
+  ch: string;
+  /** user id (absent for a bare address) */
+  u?: string;
+  /** bare address (email) */
+  a?: string;
+  /** template version id */
+  v: number;
+  /** locale asked for by the sender ("" = the user's) */
+  l: string;
+  /** category */
+  c: string;
+}

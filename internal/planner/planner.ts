@@ -1,0 +1,166 @@
+import type { JetStreamClient, JsMsg } from "nats";
+import type { Logger } from "../log/logger.js";
+import type { Db } from "../store/db.js";
+import { publishAll, decodeJson, encodeJson, type OutMessage } from "../bus/publish.js";
+import type { Outcome } from "../bus/consumer.js";
+import type { Topology } from "../bus/topology.js";
+import { deliveryId, recipientKey } from "../delivery/ids.js";
+import { getNotification, type NotificationRow } from "../notification/queries.js";
+import { DeliveryState, NotificationState, type DeliverMessage, type RequestMessage } from "../notification/model.js";
+import type { NormalRecipient } from "../notification/validate.js";
+import { decisionKey, type Decision, type PlanPolicy } from "./policy.js";
+
+export interface PlannerDeps {
+  db: Db;
+  js: JetStreamClient;
+  topology: Topology;
+  policy: PlanPolicy;
+  log: Logger;
+  /** Channels that take bare email addresses. */
+  addressChannels?: string[];
+}
+
+export interface PlannedDelivery {
+  id: string;
+  recipient: string;
+  userId: string;
+  address?: string;
+  channel: string;
+  decision: Decision;
+}
+
+/**
+ * Turns an accepted notification into ledger rows, one per recipient and channel, and publishes one
+ * message per delivery. Safe to run twice for the same notification: ids are derived, rows are
+ * INSERT IGNOREd, publishes are deduplicated by msgID, and an already-final row is skipped by workers.
+ */
+export function createPlanner(d: PlannerDeps) {
+  const addressChannels = new Set(d.addressChannels ?? ["email"]);
+
+  async function plan(n: NotificationRow, recipients: NormalRecipient[]): Promise<PlannedDelivery[]> {
+    const channels = n.channels.split(",").filter(Boolean);
+    const userIds = recipients.flatMap((r) => ("userId" in r ? [r.userId] : []));
+    const decisions = await d.policy.decide({
+      notificationId: n.id,
+      category: n.category,
+      senderId: n.sender_id,
+      templateKey: n.template_key,
+      userIds,
+      channels,
+    });
+    const out: PlannedDelivery[] = [];
+    for (const r of recipients) {
+      const rk = recipientKey(r);
+      for (const ch of channels) {
+        if ("email" in r && !addressChannels.has(ch)) continue;
+        const decision: Decision = "userId" in r ? decisions.get(decisionKey(r.userId, ch)) ?? { kind: "deliver" } : { kind: "deliver" };
+        out.push({
+          id: deliveryId(n.id, rk, ch),
+          recipient: rk,
+          userId: "userId" in r ? r.userId : "",
+          address: "email" in r ? r.email : undefined,
+          channel: ch,
+          decision,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Writes the planned rows (new ones only) and publishes the deliverable ones. */
+  async function record(n: NotificationRow, planned: PlannedDelivery[]): Promise<{ created: number; published: number }> {
+    if (planned.length === 0) return { created: 0, published: 0 };
+    const now = new Date();
+    const [existingRows] = (await d.db.query("SELECT id, status FROM deliveries WHERE id IN (?)", [
+      planned.map((p) => p.id),
+    ])) as unknown as [{ id: string; status: number }[]];
+    const existing = new Map(existingRows.map((r) => [r.id, r.status]));
+    const fresh = planned.filter((p) => !existing.has(p.id));
+    if (fresh.length > 0) {
+      const stateOf = (p: PlannedDelivery) =>
+        p.decision.kind === "skip" ? DeliveryState.Skipped : DeliveryState.Pending;
+      await d.db.query(
+        `INSERT IGNORE INTO deliveries (id, notification_id, recipient, user_id, channel, status, last_error, not_before,
+           created_at, updated_at) VALUES ?`,
+        [
+          fresh.map((p) => [
+            p.id,
+            n.id,
+            p.recipient,
+            p.userId,
+            p.channel,
+            stateOf(p),
+            p.decision.kind === "skip" ? p.decision.reason : "",
+            p.decision.kind === "hold" ? p.decision.until : null,
+            now,
+            now,
+          ]),
+        ],
+      );
+      await d.db.query("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", [
+        fresh.map((p) => [
+          p.id,
+          now,
+          stateOf(p),
+          p.decision.kind === "skip" ? p.decision.reason : p.decision.kind === "hold" ? `held until ${p.decision.until.toISOString()}` : "planned",
+        ]),
+      ]);
+    }
+    const toSend = planned.filter(
+      (p) => p.decision.kind !== "skip" && (existing.get(p.id) ?? DeliveryState.Pending) === DeliveryState.Pending,
+    );
+    const msg = (p: PlannedDelivery): OutMessage => ({
+      subject: d.topology.subjects.deliver(p.channel),
+      msgId: p.id,
+      data: encodeJson({
+        d: p.id,
+        n: n.id,
+        ch: p.channel,
+        u: p.userId || undefined,
+        a: p.address,
+        v: n.template_version_id,
+        l: n.locale,
+        c: n.category,
+      } satisfies DeliverMessage),
+    });
+    const now2 = toSend.filter((p) => p.decision.kind === "deliver");
+    const held = toSend.filter((p) => p.decision.kind === "hold");
+    if (held.length > 0) {
+      // Held deliveries leave through the outbox, which publishes each row when it becomes due.
+      await d.db.query("INSERT INTO outbox (topic, msg_id, payload, available_at) VALUES ?", [
+        held.map((p) => {
+          const m = msg(p);
+          return [m.subject, m.msgId, Buffer.from(m.data), (p.decision as { until: Date }).until];
+        }),
+      ]);
+    }
+    await publishAll(d.js, now2.map(msg));
+    return { created: fresh.length, published: now2.length };
+  }
+
+  async function handle(m: JsMsg): Promise<Outcome> {
+    let body: RequestMessage;
+    try {
+      body = decodeJson<RequestMessage>(m.data);
+    } catch {
+      return { kind: "term", reason: "undecodable request message" };
+    }
+    const n = await getNotification(d.db, body.notificationId);
+    if (!n) return { kind: "term", reason: `unknown notification ${body.notificationId}` };
+    const recipients = JSON.parse(n.recipients) as NormalRecipient[];
+    const planned = await plan(n, recipients);
+    const r = await record(n, planned);
+    if (n.status === NotificationState.Accepted) {
+      await d.db.execute("UPDATE notifications SET status = ?, planned_at = CURRENT_TIMESTAMP(3) WHERE id = ?", [
+        NotificationState.Planned,
+        n.id,
+      ]);
+    }
+    d.log.debug({ notificationId: n.id, ...r }, "notification planned");
+    return { kind: "ack" };
+  }
+
+  return { handle, plan, record };
+}
+
+export type Planner = ReturnType<typeof createPlanner>;

@@ -1,0 +1,121 @@
+import Bottleneck from "bottleneck";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { UserDirectory, type User } from "../../gen/cinema/users/v1/user_directory_pb.js";
+import { createGrpcClient, type GrpcClient } from "../rpc/grpc-client.js";
+import type { Logger } from "../log/logger.js";
+
+export interface UsersClientOptions {
+  addr: string;
+  /** Reads (GetUsers, ListUsers) go here when set: a read replica of the user service. */
+  replicaAddr?: string;
+  /** Calls per second at most. */
+  rate: number;
+  /** Calls in flight at most. */
+  concurrency: number;
+  /** Ids per GetUsers call at most. */
+  batch: number;
+  cacheTtlMs: number;
+  timeoutMs: number;
+  log: Logger;
+}
+
+export interface UsersClient {
+  /** Users by id; ids the directory does not know are absent from the map. */
+  getUsers(ids: string[]): Promise<Map<string, User>>;
+  getUser(id: string): Promise<User | undefined>;
+  confirmEmail(userId: string): Promise<boolean>;
+  /** The underlying client for paging (campaign audiences). */
+  readonly directory: GrpcClient<typeof UserDirectory>;
+  readonly limiter: Bottleneck;
+  close(): void;
+}
+
+/**
+ * The platform's only way to the user service. Concurrent lookups are coalesced into batched
+ * GetUsers calls (DataLoader-style: ids asked for in the same tick share a call), every call passes
+ * a Bottleneck limiter (rate and concurrency caps, so a campaign cannot overload the service), and
+ * results are cached for a few seconds.
+ */
+export function createUsersClient(o: UsersClientOptions): UsersClient {
+  const primary = createGrpcClient(UserDirectory, o.addr, { timeoutMs: o.timeoutMs });
+  const reader = o.replicaAddr ? createGrpcClient(UserDirectory, o.replicaAddr, { timeoutMs: o.timeoutMs }) : primary;
+  const limiter = new Bottleneck({
+    maxConcurrent: o.concurrency,
+    minTime: Math.floor(1000 / o.rate),
+  });
+  const cache = new Map<string, { user: User | null; until: number }>();
+  let pending = new Map<string, { resolve: (u: User | undefined) => void; reject: (e: unknown) => void }[]>();
+  let scheduled = false;
+
+  const fetchBatch = async (ids: string[]) => {
+    const res = await limiter.schedule(() => reader.getUsers({ ids }));
+    const until = Date.now() + o.cacheTtlMs;
+    const found = new Map(res.users.map((u) => [u.id, u]));
+    for (const id of ids) cache.set(id, { user: found.get(id) ?? null, until });
+    if (cache.size > 100_000) {
+      const now = Date.now();
+      for (const [k, v] of cache) if (v.until < now) cache.delete(k);
+    }
+    return found;
+  };
+
+  const flush = () => {
+    scheduled = false;
+    const batch = pending;
+    pending = new Map();
+    const ids = [...batch.keys()];
+    for (let i = 0; i < ids.length; i += o.batch) {
+      const chunk = ids.slice(i, i + o.batch);
+      fetchBatch(chunk).then(
+        (found) => {
+          for (const id of chunk) for (const w of batch.get(id) ?? []) w.resolve(found.get(id));
+        },
+        (err) => {
+          for (const id of chunk) for (const w of batch.get(id) ?? []) w.reject(err);
+        },
+      );
+    }
+  };
+
+  const load = (id: string) =>
+    new Promise<User | undefined>((resolve, reject) => {
+      const hit = cache.get(id);
+      if (hit && hit.until > Date.now()) return resolve(hit.user ?? undefined);
+      const list = pending.get(id);
+      if (list) list.push({ resolve, reject });
+      else pending.set(id, [{ resolve, reject }]);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+
+  return {
+    async getUsers(ids) {
+      const users = await Promise.all(ids.map(load));
+      const out = new Map<string, User>();
+      users.forEach((u, i) => u && out.set(ids[i], u));
+      return out;
+    },
+    getUser: load,
+    async confirmEmail(userId) {
+      const r = await limiter.schedule(() => primary.confirmEmail({ userId }));
+      cache.delete(userId);
+      return r.newlyConfirmed;
+    },
+    directory: reader,
+    limiter,
+    close() {
+      primary.close();
+      if (reader !== primary) reader.close();
+    },
+  };
+}
+
+/** True when a user-service error is worth retrying later. */
+export function isTransientUsersError(err: unknown): boolean {
+  if (err instanceof ConnectError) {
+    return [Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted, Code.Aborted, Code.Internal, Code.Unknown].includes(err.code);
+  }
+  return true;
+}
