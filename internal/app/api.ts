@@ -2,14 +2,14 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { NotificationService } from "../../gen/notify/v1/notification_service_pb.js";
 import { TemplateService } from "../../gen/notify/v1/template_service_pb.js";
-import { createAuthInterceptor } from "../auth/interceptor.js";
+import { createAuthInterceptor, type CustomAuthenticator, type Requirement } from "../auth/interceptor.js";
 import { createAcceptor } from "../notification/accept.js";
 import { createNotificationService } from "../notification/service.js";
 import { createTemplateService } from "../template/index.js";
 import { createHttpHandler, sendJson, type HttpRoute } from "../server/http-routes.js";
 import { listenH2c, listenHttp, type Listener } from "../server/listen.js";
 import type { AppContext } from "./context.js";
-import { platformPolicy } from "./policy.js";
+import { createPolicy } from "./policy.js";
 import { principalKey } from "../auth/interceptor.js";
 import { createReflectionRoutes } from "../ops/reflection.js";
 import { createPlatformRegistry } from "../ops/registry.js";
@@ -26,6 +26,10 @@ export interface ApiOptions {
   services?: ((router: ConnectRouter) => void)[];
   /** grpc.health.v1 status, served on the gRPC listener. */
   health: Health;
+  /** Auth rules for the extra services. */
+  rules?: Record<string, Requirement>;
+  authenticators?: Record<string, CustomAuthenticator>;
+  onUpgrade?: Parameters<typeof listenHttp>[2];
 }
 
 export interface Api {
@@ -61,7 +65,7 @@ export async function startApi(ctx: AppContext, o: ApiOptions): Promise<Api> {
   };
   const connect = connectNodeAdapter({
     routes,
-    interceptors: [createAuthInterceptor(ctx.apiKeys, platformPolicy)],
+    interceptors: [createAuthInterceptor(ctx.apiKeys, createPolicy(o.rules), o.authenticators)],
     readMaxBytes: ctx.cfg.maxRequestBytes,
     // Health checks and probes must not hang on a slow client.
     requireConnectProtocolHeader: false,
@@ -81,6 +85,7 @@ export async function startApi(ctx: AppContext, o: ApiOptions): Promise<Api> {
   const http = await listenHttp(
     ctx.cfg.httpAddr,
     createHttpHandler([...probes, ...(o.httpRoutes ?? [])], connect as never),
+    o.onUpgrade,
   );
   ctx.log.info({ grpc: grpc.address, http: http.address }, "api listening");
   return {

@@ -23,5 +23,8 @@ const RULES: Record<string, Requirement> = {
   "grpc.health.v1.Health/List": { public: true },
 };
 
-export const platformPolicy: Policy = (service, method) =>
-  RULES[`${service}/${method}`] ?? { scope: "admin" };
+/** The core rules plus the rules areas declare for their own services. */
+export function createPolicy(areaRules: Record<string, Requirement> = {}): Policy {
+  const rules = { ...RULES, ...areaRules };
+  return (service, method) => rules[`${service}/${method}`] ?? { scope: "admin" };
+}

@@ -1,16 +1,22 @@
 import type { Subscription } from "nats";
+import type { ConnectRouter } from "@connectrpc/connect";
+import type { CustomAuthenticator, Requirement } from "../auth/interceptor.js";
 import { createConsumerLoop, type ConsumerLoop } from "../bus/consumer.js";
 import { ensureConsumer } from "../bus/nats.js";
-import { createLedger } from "../delivery/ledger.js";
-import { createDeliveryWorker } from "../delivery/worker.js";
-import { DeliveryState, type DeliverMessage } from "../notification/model.js";
-import { createPlanner } from "../planner/planner.js";
-import { allowAll } from "../planner/policy.js";
-import { createRelay, type Relay } from "../relay/relay.js";
 import { decodeJson } from "../bus/publish.js";
-import { startApi, type Api } from "./api.js";
+import { createLedger } from "../delivery/ledger.js";
+import { createDeliveryWorker, type Decorator } from "../delivery/worker.js";
+import { DeliveryState, type DeliverMessage } from "../notification/model.js";
 import { createHealth } from "../ops/health.js";
 import { createHealthMonitor, type HealthMonitor } from "../ops/health-monitor.js";
+import { createPlanner } from "../planner/planner.js";
+import { combinePolicies, type PlanPolicy } from "../planner/policy.js";
+import { createRelay, type Relay } from "../relay/relay.js";
+import type { HttpRoute } from "../server/http-routes.js";
+import type { listenHttp } from "../server/listen.js";
+import { startApi, type Api } from "./api.js";
+import type { Area, AreaHandle, AreaSetup } from "./area.js";
+import { AREAS } from "./areas.js";
 import type { AppContext } from "./context.js";
 
 export interface Runtime {
@@ -24,13 +30,50 @@ export interface Runtime {
 /** How long a message may stay unacknowledged before the broker assumes its worker died. */
 const ACK_WAIT_MS = 30_000;
 
-export async function startRuntime(ctx: AppContext): Promise<Runtime> {
+export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Promise<Runtime> {
   const { cfg, bus, topology: t, log } = ctx;
   const roles = new Set(cfg.roles);
   const maxDeliver = cfg.retry.backoffMs.length + 1;
   const consumers = new Map<string, ConsumerLoop>();
   const subs: Subscription[] = [];
   const ledger = createLedger(ctx.db, cfg.worker.leaseMs);
+  const health = createHealth();
+
+  // What the areas plug in.
+  const policies: PlanPolicy[] = [];
+  const decorators: Decorator[] = [];
+  const services: ((r: ConnectRouter) => void)[] = [];
+  const rules: Record<string, Requirement> = {};
+  const routes: HttpRoute[] = [];
+  const authenticators: Record<string, CustomAuthenticator> = {};
+  const readiness = new Map<string, () => Promise<{ ready: boolean; detail: unknown }>>();
+  let onUpgrade: Parameters<typeof listenHttp>[2];
+  const setup: AreaSetup = {
+    ctx,
+    roles,
+    ledger,
+    health,
+    consumers,
+    addPlanPolicy: (p) => policies.push(p),
+    addDecorator: (d) => decorators.push(d),
+    addService: (r, rs) => {
+      services.push(r);
+      Object.assign(rules, rs);
+    },
+    addHttpRoute: (r) => routes.push(r),
+    addAuthenticator: (n, a) => {
+      authenticators[n] = a;
+    },
+    addReadiness: (n, c) => readiness.set(n, c),
+    setUpgradeHandler: (h) => {
+      onUpgrade = h;
+    },
+  };
+  const handles: AreaHandle[] = [];
+  for (const area of areas) {
+    const h = await area.setup(setup);
+    if (h) handles.push(h);
+  }
 
   let relay: Relay | undefined;
   if (roles.has("relay")) {
@@ -54,7 +97,14 @@ export async function startRuntime(ctx: AppContext): Promise<Runtime> {
       ackWaitMs: ACK_WAIT_MS,
       maxAckPending: 10_000,
     });
-    const planner = createPlanner({ db: ctx.db, js: bus.js, topology: t, policy: allowAll, log: log.child({ role: "planner" }) });
+    const planner = createPlanner({
+      db: ctx.db,
+      js: bus.js,
+      topology: t,
+      policy: combinePolicies(...policies),
+      log: log.child({ role: "planner" }),
+      addressChannels: [...ctx.channels.values()].filter((c) => c.takesBareAddress).map((c) => c.name),
+    });
     const loop = createConsumerLoop({
       ...common,
       stream: t.streams.work,
@@ -84,6 +134,7 @@ export async function startRuntime(ctx: AppContext): Promise<Runtime> {
         templates: ctx.templates,
         users: ctx.users,
         log: log.child({ role: "worker" }),
+        decorators,
       });
       const loop = createConsumerLoop({
         ...common,
@@ -104,7 +155,6 @@ export async function startRuntime(ctx: AppContext): Promise<Runtime> {
 
   let api: Api | undefined;
   let monitor: HealthMonitor | undefined;
-  const health = createHealth();
   if (roles.has("api")) {
     monitor = createHealthMonitor({
       checks: {
@@ -124,6 +174,11 @@ export async function startRuntime(ctx: AppContext): Promise<Runtime> {
     api = await startApi(ctx, {
       health,
       onCommitted: kick,
+      services,
+      rules,
+      authenticators,
+      httpRoutes: routes,
+      onUpgrade,
       readiness: async () => {
         const checks: Record<string, unknown> = {};
         let ready = true;
@@ -138,10 +193,17 @@ export async function startRuntime(ctx: AppContext): Promise<Runtime> {
         if (bus.nc.isClosed()) ready = false;
         for (const [name, ch] of ctx.channels) checks[`channel.${name}`] = ch.status?.() ?? "up";
         checks.consumers = Object.fromEntries([...consumers].map(([k, c]) => [k, c.paused ? "paused" : "running"]));
+        for (const [name, check] of readiness) {
+          const r = await check().catch((err) => ({ ready: false, detail: (err as Error).message }));
+          checks[name] = r.detail;
+          if (!r.ready) ready = false;
+        }
         return { ready, checks };
       },
     });
   }
+
+  for (const h of handles) await h.started?.();
 
   return {
     api,
@@ -151,6 +213,7 @@ export async function startRuntime(ctx: AppContext): Promise<Runtime> {
       log.info("stopping: no new work is pulled");
       // Probes and load balancers see the drain before the listeners go away.
       health.shutdown();
+      for (const h of [...handles].reverse()) await h.stop?.().catch((err) => log.warn({ err: (err as Error).message }, "area stop failed"));
       await Promise.all([...consumers.values()].map((c) => c.stop(cfg.shutdownGraceMs)));
       for (const s of subs) s.unsubscribe();
       await relay?.stop();

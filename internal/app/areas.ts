@@ -1,0 +1,6 @@
+import type { Area } from "./area.js";
+
+/**
+ * The areas plugged into notifyd, in start order. Adding an area is one import and one entry here.
+ */
+export const AREAS: Area[] = [];
