@@ -27,13 +27,11 @@ export interface Runtime {
   stop(): Promise<void>;
 }
 
-/** How long a message may stay unacknowledged before the broker assumes its worker died. */
-const ACK_WAIT_MS = 30_000;
-
 export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Promise<Runtime> {
   const { cfg, bus, topology: t, log } = ctx;
   const roles = new Set(cfg.roles);
   const maxDeliver = cfg.retry.backoffMs.length + 1;
+  const ACK_WAIT_MS = cfg.worker.ackWaitMs;
   const consumers = new Map<string, ConsumerLoop>();
   const subs: Subscription[] = [];
   const ledger = createLedger(ctx.db, cfg.worker.leaseMs);

@@ -81,6 +81,7 @@ const schema = z.object({
   NOTIFY_RETRY_BACKOFF: durationList.default([10_000, 30_000, 120_000, 600_000, 3_600_000]),
   NOTIFY_WORKER_BATCH: int(1, 1000).default(128),
   NOTIFY_LEASE: duration.default(60_000),
+  NOTIFY_ACK_WAIT: duration.default(30_000),
   NOTIFY_RELAY_BATCH: int(1, 5000).default(500),
   NOTIFY_RELAY_POLL: duration.default(1000),
   NOTIFY_RECONCILE_AFTER: duration.default(300_000),
@@ -110,7 +111,8 @@ export interface Config {
     timeoutMs: number;
   };
   retry: { backoffMs: number[] };
-  worker: { batch: number; leaseMs: number };
+  /** ackWaitMs: how long an unacknowledged message waits before the broker assumes its worker died. */
+  worker: { batch: number; leaseMs: number; ackWaitMs: number };
   relay: { batch: number; pollMs: number };
   reconcileAfterMs: number;
   shutdownGraceMs: number;
@@ -177,7 +179,7 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
       timeoutMs: p.NOTIFY_USERS_TIMEOUT,
     },
     retry: { backoffMs: p.NOTIFY_RETRY_BACKOFF },
-    worker: { batch: p.NOTIFY_WORKER_BATCH, leaseMs: p.NOTIFY_LEASE },
+    worker: { batch: p.NOTIFY_WORKER_BATCH, leaseMs: p.NOTIFY_LEASE, ackWaitMs: p.NOTIFY_ACK_WAIT },
     relay: { batch: p.NOTIFY_RELAY_BATCH, pollMs: p.NOTIFY_RELAY_POLL },
     reconcileAfterMs: p.NOTIFY_RECONCILE_AFTER,
     shutdownGraceMs: p.NOTIFY_SHUTDOWN_GRACE,
