@@ -105,7 +105,8 @@ export async function startTestStack(area: string, opts: { users?: number; env?:
       return node;
     },
     spawnNode(roles, extraEnv = {}) {
-      const p = spawnNode("cmd/notifyd/main.ts", [], { ...env, ...extraEnv, NOTIFY_ROLES: roles }, { name: `notifyd-${roles}`, logFile: true });
+      // Spawned nodes log at info: tests wait for their "started" lines, and the log file helps post-mortems.
+      const p = spawnNode("cmd/notifyd/main.ts", [], { ...env, NOTIFY_LOG_LEVEL: "info", ...extraEnv, NOTIFY_ROLES: roles }, { name: `notifyd-${roles}`, logFile: true });
       procs.push(p);
       return p;
     },
