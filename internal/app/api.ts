@@ -16,8 +16,8 @@ import { createPlatformRegistry } from "../ops/registry.js";
 import type { Health } from "../ops/health.js";
 
 export interface ApiOptions {
-  /** Wakes the relay after each commit. */
-  onCommitted: () => void;
+  /** Wakes the relay after each commit that added notifications (fresh: how many). */
+  onCommitted: (fresh: number) => void;
   /** Readiness details for /readyz; ready=false answers 503. */
   readiness: () => Promise<{ ready: boolean; checks: Record<string, unknown> }>;
   /** Extra HTTP routes from other roles (links, unsubscribe, websocket, metrics, admin UI). */

@@ -3,7 +3,8 @@ import type { Role } from "../config/config.js";
 import type { Requirement, CustomAuthenticator } from "../auth/interceptor.js";
 import type { ConsumerLoop } from "../bus/consumer.js";
 import type { Ledger } from "../delivery/ledger.js";
-import type { Decorator } from "../delivery/worker.js";
+import type { Decorator, WorkerDeps } from "../delivery/worker.js";
+import type { PlannedDelivery } from "../planner/planner.js";
 import type { PlanPolicy } from "../planner/policy.js";
 import type { HttpRoute } from "../server/http-routes.js";
 import type { Health } from "../ops/health.js";
@@ -34,6 +35,60 @@ export interface AreaSetup {
   addReadiness(name: string, check: () => Promise<{ ready: boolean; detail: unknown }>): void;
   /** Handles WebSocket upgrades on the HTTP listener (the gateway). */
   setUpgradeHandler(h: NonNullable<Parameters<typeof import("../server/listen.js").listenHttp>[2]>): void;
+  /** Hooks called as work passes each stage of the pipeline (metrics). */
+  observe(o: PipelineObserver): void;
+  /** A gauge an area publishes on /metrics (e.g. notify_ws_connections), read at each scrape. */
+  addMetric(m: MetricSource): void;
+  /** Every MetricSource added so far; areas set up later add to the same list. */
+  readonly metricSources: readonly MetricSource[];
+}
+
+/** Stage hooks; every member is optional. They run inline on the hot path, so they must be cheap. */
+export interface PipelineObserver {
+  /** Notifications committed by the acceptor (repeats of an idempotency key not counted). */
+  accepted?(count: number): void;
+  /** Outbox rows the relay published in one round, and how long the round took. */
+  relayed?(count: number, ms: number): void;
+  /** Deliveries the planner created (first time only) and those it published at once. */
+  planned?(created: readonly PlannedDelivery[], published: readonly PlannedDelivery[]): void;
+  /** Each worker outcome (WorkerDeps.observe). */
+  delivery?: NonNullable<WorkerDeps["observe"]>;
+  /** A delivery whose attempts ran out. */
+  dead?(channel: string): void;
+}
+
+export interface MetricSource {
+  /** Prometheus name, e.g. notify_ws_connections. */
+  name: string;
+  help: string;
+  labelNames?: string[];
+  /** One value, or one per label set. */
+  read(): number | { labels: Record<string, string>; value: number }[];
+}
+
+/**
+ * One observer that calls all of them. A throwing observer is ignored: metrics must never turn a sent
+ * email into a retried one.
+ */
+export function combineObservers(list: readonly PipelineObserver[]): Required<PipelineObserver> {
+  const each =
+    <K extends keyof PipelineObserver>(k: K) =>
+    (...args: Parameters<NonNullable<PipelineObserver[K]>>) => {
+      for (const o of list) {
+        try {
+          (o[k] as ((...a: typeof args) => void) | undefined)?.(...args);
+        } catch {
+          // see above
+        }
+      }
+    };
+  return {
+    accepted: each("accepted"),
+    relayed: each("relayed"),
+    planned: each("planned"),
+    delivery: each("delivery"),
+    dead: each("dead"),
+  };
 }
 
 export interface AreaHandle {

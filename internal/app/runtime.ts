@@ -15,7 +15,7 @@ import { createRelay, type Relay } from "../relay/relay.js";
 import type { HttpRoute } from "../server/http-routes.js";
 import type { listenHttp } from "../server/listen.js";
 import { startApi, type Api } from "./api.js";
-import type { Area, AreaHandle, AreaSetup } from "./area.js";
+import { combineObservers, type Area, type AreaHandle, type AreaSetup, type MetricSource, type PipelineObserver } from "./area.js";
 import { AREAS } from "./areas.js";
 import type { AppContext } from "./context.js";
 
@@ -46,6 +46,9 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
   const authenticators: Record<string, CustomAuthenticator> = {};
   const readiness = new Map<string, () => Promise<{ ready: boolean; detail: unknown }>>();
   let onUpgrade: Parameters<typeof listenHttp>[2];
+  const observers: PipelineObserver[] = [];
+  const metricSources: MetricSource[] = [];
+  const observe = combineObservers(observers);
   const setup: AreaSetup = {
     ctx,
     roles,
@@ -66,6 +69,9 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
     setUpgradeHandler: (h) => {
       onUpgrade = h;
     },
+    observe: (o) => observers.push(o),
+    addMetric: (m) => metricSources.push(m),
+    metricSources,
   };
   const handles: AreaHandle[] = [];
   for (const area of areas) {
@@ -75,7 +81,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
 
   let relay: Relay | undefined;
   if (roles.has("relay")) {
-    relay = createRelay({ db: ctx.db, js: bus.js, log: log.child({ role: "relay" }), batch: cfg.relay.batch, pollMs: cfg.relay.pollMs });
+    relay = createRelay({ db: ctx.db, js: bus.js, log: log.child({ role: "relay" }), batch: cfg.relay.batch, pollMs: cfg.relay.pollMs, observe: observe.relayed });
     relay.start();
     const r = relay;
     // API processes elsewhere wake this relay over core NATS right after their commits.
@@ -102,6 +108,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
       policy: combinePolicies(...policies),
       log: log.child({ role: "planner" }),
       addressChannels: [...ctx.channels.values()].filter((c) => c.takesBareAddress).map((c) => c.name),
+      observe: observe.planned,
     });
     const loop = createConsumerLoop({
       ...common,
@@ -133,6 +140,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
         users: ctx.users,
         log: log.child({ role: "worker" }),
         decorators,
+        observe: observe.delivery,
       });
       const loop = createConsumerLoop({
         ...common,
@@ -144,6 +152,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
         async onExhausted(m, error) {
           const msg = decodeJson<DeliverMessage>(m.data);
           await ledger.finish(msg.d, DeliveryState.Dead, `retries exhausted: ${error}`);
+          observe.dead(name);
         },
       });
       loop.start();
@@ -171,7 +180,10 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
     const kick = relay ? () => relay!.kick() : () => bus.nc.publish(t.subjects.relayKick);
     api = await startApi(ctx, {
       health,
-      onCommitted: kick,
+      onCommitted: (fresh) => {
+        kick();
+        observe.accepted(fresh);
+      },
       services,
       rules,
       authenticators,

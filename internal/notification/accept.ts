@@ -22,7 +22,7 @@ export interface AcceptDeps {
   /** Channel names the platform can deliver on. */
   channels: () => string[];
   /** Wakes the relay after a commit so accepted work leaves at once instead of at the next poll. */
-  onCommitted?: () => void;
+  onCommitted?: (fresh: number) => void;
 }
 
 interface Prepared {
@@ -143,7 +143,7 @@ export function createAcceptor(deps: AcceptDeps) {
       }
       return { out, fresh: fresh.length };
     });
-    if (result.fresh > 0) deps.onCommitted?.();
+    if (result.fresh > 0) deps.onCommitted?.(result.fresh);
     return result.out;
   };
 }

@@ -18,6 +18,8 @@ export interface PlannerDeps {
   log: Logger;
   /** Channels that take bare email addresses. */
   addressChannels?: string[];
+  /** Called after each notification is recorded: deliveries created now, and those published (metrics). */
+  observe?: (created: PlannedDelivery[], published: PlannedDelivery[]) => void;
 }
 
 export interface PlannedDelivery {
@@ -135,6 +137,7 @@ export function createPlanner(d: PlannerDeps) {
       ]);
     }
     await publishAll(d.js, now2.map(msg));
+    d.observe?.(fresh, now2);
     return { created: fresh.length, published: now2.length };
   }
 

@@ -10,6 +10,8 @@ export interface RelayDeps {
   log: Logger;
   batch: number;
   pollMs: number;
+  /** Called after each round that published rows (metrics). */
+  observe?: (published: number, ms: number) => void;
 }
 
 export interface Relay {
@@ -69,7 +71,9 @@ export function createRelay(d: RelayDeps): Relay {
     let failures = 0;
     while (running) {
       try {
+        const t0 = Date.now();
         const n = await drainOnce();
+        if (n > 0) d.observe?.(n, Date.now() - t0);
         failures = 0;
         if (n >= d.batch) continue;
         await sleep(d.pollMs);
