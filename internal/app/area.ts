@@ -3,7 +3,7 @@ import type { Role } from "../config/config.js";
 import type { Requirement, CustomAuthenticator } from "../auth/interceptor.js";
 import type { ConsumerLoop } from "../bus/consumer.js";
 import type { Ledger } from "../delivery/ledger.js";
-import type { Decorator, WorkerDeps } from "../delivery/worker.js";
+import type { Decorator, FailureListener, WorkerDeps } from "../delivery/worker.js";
 import type { PlannedDelivery } from "../planner/planner.js";
 import type { PlanPolicy } from "../planner/policy.js";
 import type { HttpRoute } from "../server/http-routes.js";
@@ -25,6 +25,8 @@ export interface AreaSetup {
   addPlanPolicy(p: PlanPolicy): void;
   /** Workers run these before rendering (unsubscribe links, headers). */
   addDecorator(d: Decorator): void;
+  /** Workers call these after a permanent channel failure (hard bounces feed the suppression list). */
+  addFailureListener(l: FailureListener): void;
   /** Connect services, mounted on both listeners when the api role runs. */
   addService(register: (router: ConnectRouter) => void, rules: Record<string, Requirement>): void;
   /** Plain HTTP routes on the HTTP/1.1 listener (pages, redirects, websocket upgrades...). */

@@ -5,7 +5,7 @@ import { createConsumerLoop, type ConsumerLoop } from "../bus/consumer.js";
 import { ensureConsumer } from "../bus/nats.js";
 import { decodeJson } from "../bus/publish.js";
 import { createLedger } from "../delivery/ledger.js";
-import { createDeliveryWorker, type Decorator } from "../delivery/worker.js";
+import { createDeliveryWorker, type Decorator, type FailureListener } from "../delivery/worker.js";
 import { DeliveryState, type DeliverMessage } from "../notification/model.js";
 import { createHealth } from "../ops/health.js";
 import { createHealthMonitor, type HealthMonitor } from "../ops/health-monitor.js";
@@ -40,6 +40,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
   // What the areas plug in.
   const policies: PlanPolicy[] = [];
   const decorators: Decorator[] = [];
+  const failureListeners: FailureListener[] = [];
   const services: ((r: ConnectRouter) => void)[] = [];
   const rules: Record<string, Requirement> = {};
   const routes: HttpRoute[] = [];
@@ -57,6 +58,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
     consumers,
     addPlanPolicy: (p) => policies.push(p),
     addDecorator: (d) => decorators.push(d),
+    addFailureListener: (l) => failureListeners.push(l),
     addService: (r, rs) => {
       services.push(r);
       Object.assign(rules, rs);
@@ -140,6 +142,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
         users: ctx.users,
         log: log.child({ role: "worker" }),
         decorators,
+        failureListeners,
         observe: observe.delivery,
       });
       const loop = createConsumerLoop({

@@ -11,12 +11,18 @@ import { userToVariables, type TemplateCatalog } from "../template/index.js";
 import { isTransientUsersError, type UsersClient } from "../users/client.js";
 import type { Ledger } from "./ledger.js";
 
-/** Adds per-delivery data and headers (unsubscribe links, tracking) before rendering. */
+/**
+ * Adds per-delivery data and headers (unsubscribe links, tracking) before rendering. Returning
+ * `skip` (a reason such as "suppressed") records the delivery as skipped instead of sending it.
+ */
 export type Decorator = (ctx: {
   msg: DeliverMessage;
   user?: User;
   templateKey: string;
-}) => Promise<{ data?: Record<string, unknown>; headers?: Record<string, string> }>;
+}) => Promise<{ data?: Record<string, unknown>; headers?: Record<string, string>; skip?: string }>;
+
+/** Told about each permanent channel failure with the address it was for (bounce handling). */
+export type FailureListener = (msg: DeliverMessage, err: DeliveryError, address: string | undefined) => Promise<void>;
 
 export interface WorkerDeps {
   db: Db;
@@ -26,6 +32,7 @@ export interface WorkerDeps {
   users: Pick<UsersClient, "getUser">;
   log: Logger;
   decorators?: Decorator[];
+  failureListeners?: FailureListener[];
   /** Called with each outcome, for metrics. */
   observe?: (event: "sent" | "failed" | "retry" | "skipped" | "duplicate", ms: number, msg?: DeliverMessage) => void;
 }
@@ -119,6 +126,11 @@ export function createDeliveryWorker(d: WorkerDeps) {
       const headers: Record<string, string> = {};
       for (const dec of d.decorators ?? []) {
         const r = await dec({ msg, user, templateKey: n.templateKey });
+        if (r.skip) {
+          await d.ledger.finish(msg.d, DeliveryState.Skipped, r.skip);
+          d.observe?.("skipped", Date.now() - started, msg);
+          return { kind: "ack" };
+        }
         Object.assign(extra, r.data);
         Object.assign(headers, r.headers);
       }
@@ -149,7 +161,14 @@ export function createDeliveryWorker(d: WorkerDeps) {
       try {
         sent = await d.channel.send(out);
       } catch (err) {
-        if (err instanceof DeliveryError) return fail(err);
+        if (err instanceof DeliveryError) {
+          if (!err.transient) {
+            for (const l of d.failureListeners ?? []) {
+              await l(msg, err, d.channel.address(recipient)).catch((e) => dlog.warn({ err: (e as Error).message }, "failure listener failed"));
+            }
+          }
+          return fail(err);
+        }
         return fail(new DeliveryError((err as Error).message, true, "channel_error"));
       }
       await recordSent(msg.d, sent.messageId, claim.uncertain ? `attempt ${claim.attempts} (resent after uncertain)` : `attempt ${claim.attempts}`);

@@ -8,7 +8,7 @@ import { deliveryId, recipientKey } from "../delivery/ids.js";
 import { getNotification, type NotificationRow } from "../notification/queries.js";
 import { DeliveryState, NotificationState, type DeliverMessage, type RequestMessage } from "../notification/model.js";
 import type { NormalRecipient } from "../notification/validate.js";
-import { decisionKey, type Decision, type PlanPolicy } from "./policy.js";
+import { addressDecisionKey, decisionKey, type Decision, type PlanPolicy } from "./policy.js";
 
 export interface PlannerDeps {
   db: Db;
@@ -42,12 +42,14 @@ export function createPlanner(d: PlannerDeps) {
   async function plan(n: NotificationRow, recipients: NormalRecipient[]): Promise<PlannedDelivery[]> {
     const channels = n.channels.split(",").filter(Boolean);
     const userIds = recipients.flatMap((r) => ("userId" in r ? [r.userId] : []));
+    const addresses = recipients.flatMap((r) => ("email" in r ? [r.email] : []));
     const decisions = await d.policy.decide({
       notificationId: n.id,
       category: n.category,
       senderId: n.sender_id,
       templateKey: n.template_key,
       userIds,
+      addresses,
       channels,
     });
     const out: PlannedDelivery[] = [];
@@ -55,7 +57,8 @@ export function createPlanner(d: PlannerDeps) {
       const rk = recipientKey(r);
       for (const ch of channels) {
         if ("email" in r && !addressChannels.has(ch)) continue;
-        const decision: Decision = "userId" in r ? decisions.get(decisionKey(r.userId, ch)) ?? { kind: "deliver" } : { kind: "deliver" };
+        const key = "userId" in r ? decisionKey(r.userId, ch) : addressDecisionKey(r.email, ch);
+        const decision: Decision = decisions.get(key) ?? { kind: "deliver" };
         out.push({
           id: deliveryId(n.id, rk, ch),
           recipient: rk,

@@ -4,8 +4,10 @@ export interface PlanInput {
   category: string;
   senderId: string;
   templateKey: string;
-  /** user ids among the recipients (bare addresses have no preferences) */
+  /** user ids among the recipients */
   userIds: string[];
+  /** bare email addresses among the recipients (no preferences, but they can be suppressed) */
+  addresses?: string[];
   channels: string[];
 }
 
@@ -21,6 +23,8 @@ export interface PlanPolicy {
 }
 
 export const decisionKey = (userId: string, channel: string) => `${userId}\u0000${channel}`;
+/** The key of a bare address; "<" cannot occur in a user id, so the two never collide. */
+export const addressDecisionKey = (address: string, channel: string) => decisionKey(`<${address}>`, channel);
 
 /** Everyone gets everything: the policy before preferences exist, and for bare addresses. */
 export const allowAll: PlanPolicy = { decide: async () => new Map() };
