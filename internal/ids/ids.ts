@@ -23,3 +23,9 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 export function isId(s: string): boolean {
   return UUID_RE.test(s);
 }
+
+/** When a UUIDv7 was made (ms since the epoch), or undefined for other ids. */
+export function idTime(id: string): number | undefined {
+  if (!UUID_RE.test(id) || id[14] !== "7") return undefined;
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
