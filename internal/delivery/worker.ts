@@ -33,8 +33,8 @@ export interface WorkerDeps {
   log: Logger;
   decorators?: Decorator[];
   failureListeners?: FailureListener[];
-  /** Called with each outcome, for metrics. */
-  observe?: (event: "sent" | "failed" | "retry" | "skipped" | "duplicate", ms: number, msg?: DeliverMessage) => void;
+  /** Called with each outcome, for metrics; reason for failed, retry and skipped (err.reason, skip reason). */
+  observe?: (event: "sent" | "failed" | "retry" | "skipped" | "duplicate", ms: number, msg?: DeliverMessage, reason?: string) => void;
 }
 
 interface NotificationData {
@@ -96,12 +96,12 @@ export function createDeliveryWorker(d: WorkerDeps) {
     const fail = async (err: DeliveryError): Promise<Outcome> => {
       if (err.transient) {
         await d.ledger.release(msg.d, err.message);
-        d.observe?.("retry", Date.now() - started, msg);
+        d.observe?.("retry", Date.now() - started, msg, err.reason);
         dlog.info({ reason: err.reason, err: err.message }, "delivery attempt failed; will retry");
         return { kind: "retry", error: err.message };
       }
       await d.ledger.finish(msg.d, DeliveryState.Failed, `${err.reason}: ${err.message}`);
-      d.observe?.("failed", Date.now() - started, msg);
+      d.observe?.("failed", Date.now() - started, msg, err.reason);
       dlog.info({ reason: err.reason }, "delivery failed permanently");
       return { kind: "term", reason: err.reason };
     };
@@ -128,7 +128,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
         const r = await dec({ msg, user, templateKey: n.templateKey });
         if (r.skip) {
           await d.ledger.finish(msg.d, DeliveryState.Skipped, r.skip);
-          d.observe?.("skipped", Date.now() - started, msg);
+          d.observe?.("skipped", Date.now() - started, msg, r.skip);
           return { kind: "ack" };
         }
         Object.assign(extra, r.data);
