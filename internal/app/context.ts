@@ -41,7 +41,7 @@ export async function createAppContext(cfg: Config, log: Logger, overrides: AppO
       createUsersClient({ ...cfg.users, log: log.child({ area: "users" }) });
     if (!overrides.users) closers.push(() => users.close());
     const apiKeys = createApiKeyStore(db);
-    const channels = overrides.channels ?? createChannels({ cfg, log });
+    const channels = overrides.channels ?? createChannels({ cfg, log, db, bus });
     if (!overrides.channels) closers.push(async () => { for (const c of channels.values()) await c.close(); });
     return {
       cfg,

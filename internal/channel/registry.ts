@@ -1,11 +1,17 @@
+import type { Bus } from "../bus/nats.js";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../log/logger.js";
+import type { Db } from "../store/db.js";
 import type { Channel } from "./channel.js";
 import { createEmailChannel } from "./email.js";
 
 export interface ChannelFactoryDeps {
   cfg: Config;
   log: Logger;
+  /** For channels that keep state of their own (the websocket channel's inbox). */
+  db: Db;
+  /** For channels that hand off over NATS (the websocket channel publishes to the gateways). */
+  bus: Bus;
 }
 
 /**
