@@ -86,6 +86,10 @@ const schema = z.object({
   NOTIFY_RELAY_POLL: duration.default(1000),
   NOTIFY_RECONCILE_AFTER: duration.default(300_000),
   NOTIFY_SHUTDOWN_GRACE: duration.default(10_000),
+  // Prometheus /metrics: always on the api role's HTTP listener; NOTIFY_METRICS_ADDR adds a listener of its own
+  // (for processes without the api role). NOTIFY_METRICS_POLL: how often JetStream backlog gauges refresh.
+  NOTIFY_METRICS_ADDR: hostPort.optional(),
+  NOTIFY_METRICS_POLL: duration.default(5000),
   NOTIFY_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
@@ -116,6 +120,7 @@ export interface Config {
   relay: { batch: number; pollMs: number };
   reconcileAfterMs: number;
   shutdownGraceMs: number;
+  metrics: { addr?: string; pollMs: number };
   logLevel: string;
   /** NOTIFY_CHANNEL_<NAME>_<KEY>=value, grouped by channel name and key, both lower-cased. */
   channelSettings: Record<string, Record<string, string>>;
@@ -183,6 +188,7 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
     relay: { batch: p.NOTIFY_RELAY_BATCH, pollMs: p.NOTIFY_RELAY_POLL },
     reconcileAfterMs: p.NOTIFY_RECONCILE_AFTER,
     shutdownGraceMs: p.NOTIFY_SHUTDOWN_GRACE,
+    metrics: { addr: p.NOTIFY_METRICS_ADDR, pollMs: p.NOTIFY_METRICS_POLL },
     logLevel: p.NOTIFY_LOG_LEVEL,
   };
 }
