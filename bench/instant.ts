@@ -1,0 +1,157 @@
+// bench:instant — the whole instant path (Send over gRPC -> planner -> worker -> SMTP) against its raw
+// baseline (one process: nodemailer pool -> the same SMTP sink), in one run. Prints a table.
+import nodemailer from "nodemailer";
+import { NotificationService } from "../gen/notify/v1/notification_service_pb.js";
+import { createConnectClient } from "../internal/rpc/connect-client.js";
+import { generateKey } from "../internal/auth/api-keys.js";
+import { dropDatabase, ensureDatabase } from "../internal/store/db.js";
+import { migrate } from "../internal/store/migrate.js";
+import { freePort } from "../test/harness/ports.js";
+import { spawnNode } from "../test/harness/processes.js";
+import { startCountingSink } from "./lib/sink.js";
+import { cpuMs, percentile, table } from "./lib/stats.js";
+
+const N = Number(process.env.BENCH_N ?? 3000);
+const RATE = Number(process.env.BENCH_RATE ?? 200);
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
+const CONCURRENCY = 64;
+const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
+
+async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}
+
+const body = (i: number) => ({
+  subject: `Bench ${i}`,
+  body: `Hello, this is message ${i}. Your tickets for tonight are ready; enjoy the film and the popcorn.`,
+});
+
+async function baseline() {
+  const sink = await startCountingSink();
+  const t = nodemailer.createTransport({ host: "127.0.0.1", port: sink.port, pool: true, maxConnections: 4, maxMessages: 1e9, secure: false, ignoreTLS: true });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await pool(N, CONCURRENCY, (i) => {
+    const b = body(i);
+    return t.sendMail({
+      from: "Cinema <no-reply@cinema.example>",
+      to: `b${i}@example.test`,
+      subject: b.subject,
+      text: b.body,
+      html: `<html><body><p>${b.body}</p></body></html>`,
+      messageId: `<base-${i}@cinema.example>`,
+    });
+  });
+  await sink.waitFor(N, 60_000);
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  t.close();
+  await sink.close();
+  return { rate: N / secs, cpuPerMsg: (cpu.user + cpu.system) / 1000 / N };
+}
+
+async function pipeline() {
+  const sink = await startCountingSink();
+  const name = `bench_instant_${Date.now().toString(36)}`;
+  const dbUrl = `${MARIADB}/${name}`;
+  await ensureDatabase(dbUrl);
+  await migrate(dbUrl);
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const apiKey = generateKey();
+  const node = spawnNode(
+    "cmd/notifyd/main.ts",
+    [],
+    {
+      NOTIFY_DB_URL: dbUrl,
+      NOTIFY_NATS_PREFIX: name.replace(/_/g, ""),
+      NOTIFY_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+      NOTIFY_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+      NOTIFY_SMTP_URL: sink.url,
+      NOTIFY_SMTP_RATE: "100000",
+      NOTIFY_SMTP_CONCURRENCY: "64",
+      NOTIFY_SMTP_POOL: "4",
+      NOTIFY_WORKER_BATCH: "256",
+      NOTIFY_BOOTSTRAP_API_KEY: apiKey,
+      NOTIFY_MIGRATE_ON_START: "false",
+      NOTIFY_LOG_LEVEL: "info",
+    },
+    { name: "notifyd-bench", logFile: true },
+  );
+  try {
+    await node.waitForLine("notifyd started", 60_000);
+    const client = createConnectClient(NotificationService, { baseUrl: `http://127.0.0.1:${grpcPort}`, apiKey });
+    const send = (tag: string, i: number) =>
+      client.send({
+        idempotencyKey: `${tag}-${i}`,
+        template: "plain",
+        recipients: [{ target: { case: "email", value: `p${i}@example.test` } }],
+        data: { ...body(i), subject: `${tag} ${i}` },
+      });
+    // Warm up: JIT, pools, template cache.
+    await pool(200, 16, (i) => send("warm", i));
+    await sink.waitFor(200, 30_000);
+
+    // Saturation: as fast as 64 callers can send.
+    const cpu0 = cpuMs(node.pid);
+    const t0 = performance.now();
+    await pool(N, CONCURRENCY, (i) => send("sat", i));
+    const acceptSecs = (performance.now() - t0) / 1000;
+    await sink.waitFor(200 + N, 120_000);
+    const secs = (performance.now() - t0) / 1000;
+    const cpu = cpuMs(node.pid) - cpu0;
+
+    // Latency at a fixed offered rate.
+    const total = RATE * RATE_SECONDS;
+    const started = new Map<string, number>();
+    const base = 200 + N;
+    const tStart = performance.now();
+    const inflight: Promise<unknown>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = tStart + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      started.set(`lat ${i}`, performance.now());
+      inflight.push(send("lat", i));
+    }
+    await Promise.all(inflight);
+    await sink.waitFor(base + total, 60_000);
+    const lat = [...started].map(([s, t]) => (sink.arrivals.get(s) ?? NaN) - t).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    return {
+      rate: N / secs,
+      acceptRate: N / acceptSecs,
+      cpuPerMsg: cpu / N,
+      p50: percentile(lat, 50),
+      p99: percentile(lat, 99),
+      duplicates: sink.duplicates(),
+    };
+  } finally {
+    await node.stop({ timeoutMs: 15_000 });
+    await sink.close();
+    await dropDatabase(dbUrl).catch(() => undefined);
+  }
+}
+
+const base = await baseline();
+const pipe = await pipeline();
+const rows = [
+  { scenario: "raw: nodemailer pool -> sink (1 process)", "msgs/s": base.rate, "cpu ms/msg": base.cpuPerMsg, "p50 ms": "", "p99 ms": "" },
+  {
+    scenario: "platform: Send (gRPC) -> SMTP sink",
+    "msgs/s": pipe.rate,
+    "cpu ms/msg": pipe.cpuPerMsg,
+    "p50 ms": pipe.p50,
+    "p99 ms": pipe.p99,
+  },
+];
+process.stdout.write(`\nbench:instant  N=${N}, latency at ${RATE}/s offered for ${RATE_SECONDS}s\n\n${table(rows)}\n\n`);
+process.stdout.write(
+  `ratio platform/raw = ${(pipe.rate / base.rate).toFixed(2)} (target >= 0.5); accepted Sends/s = ${pipe.acceptRate.toFixed(0)}; ` +
+    `p99 = ${pipe.p99.toFixed(1)} ms (target < 100); duplicates at sink = ${pipe.duplicates}\n` +
+    `cpu ms/msg for the platform counts the notifyd process only (api+relay+planner+worker); the sink runs in the bench process.\n`,
+);
+process.exit(0);
