@@ -1,6 +1,7 @@
 import type { Area } from "./area.js";
+import { metricsArea } from "../ops/area.js";
 
 /**
  * The areas plugged into notifyd, in start order. Adding an area is one import and one entry here.
  */
-export const AREAS: Area[] = [];
+export const AREAS: Area[] = [metricsArea];
