@@ -23,6 +23,8 @@ export interface AreaSetup {
   consumers: Map<string, ConsumerLoop>;
   /** The planner asks these, in order, before creating each delivery. */
   addPlanPolicy(p: PlanPolicy): void;
+  /** Every area's plan policies as one (read at each call), for areas that plan deliveries themselves (campaign fan-out). */
+  readonly planPolicy: PlanPolicy;
   /** Workers run these before rendering (unsubscribe links, headers). */
   addDecorator(d: Decorator): void;
   /** Workers call these after a permanent channel failure (hard bounces feed the suppression list). */

@@ -1,7 +1,8 @@
 import type { Area } from "./area.js";
+import { campaignArea } from "../campaign/area.js";
 import { metricsArea } from "../ops/area.js";
 
 /**
  * The areas plugged into notifyd, in start order. Adding an area is one import and one entry here.
  */
-export const AREAS: Area[] = [metricsArea];
+export const AREAS: Area[] = [metricsArea, campaignArea];

@@ -57,6 +57,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
     health,
     consumers,
     addPlanPolicy: (p) => policies.push(p),
+    planPolicy: { decide: (input) => combinePolicies(...policies).decide(input) },
     addDecorator: (d) => decorators.push(d),
     addFailureListener: (l) => failureListeners.push(l),
     addService: (r, rs) => {

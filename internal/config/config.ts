@@ -86,6 +86,33 @@ const schema = z.object({
   NOTIFY_RELAY_POLL: duration.default(1000),
   NOTIFY_RECONCILE_AFTER: duration.default(300_000),
   NOTIFY_SHUTDOWN_GRACE: duration.default(10_000),
+  // Campaigns (scheduler role): poll, run lease, audience page size, limits, misfire grace, local-time zones.
+  NOTIFY_CAMPAIGN_POLL: duration.default(1000),
+  NOTIFY_CAMPAIGN_LEASE: duration.default(15_000),
+  NOTIFY_CAMPAIGN_PAGE_SIZE: int(1, 5000).default(1000),
+  NOTIFY_CAMPAIGN_MAX_RATE: int(1, 1_000_000).default(10_000),
+  NOTIFY_CAMPAIGN_MAX_AUDIENCE_IDS: int(1, 100_000_000).default(1_000_000),
+  NOTIFY_CAMPAIGN_MISFIRE_GRACE: duration.default(60_000),
+  NOTIFY_CAMPAIGN_CONCURRENCY: int(1, 64).default(2),
+  NOTIFY_CAMPAIGN_TIME_ZONES: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      const zones = (s ?? "").split(",").map((z) => z.trim()).filter(Boolean);
+      const bad = zones.filter((z) => {
+        try {
+          new Intl.DateTimeFormat("en", { timeZone: z });
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      if (bad.length) {
+        ctx.addIssue({ code: "custom", message: `unknown time zone(s) ${bad.join(", ")}` });
+        return z.NEVER;
+      }
+      return zones.length ? zones : Intl.supportedValuesOf("timeZone");
+    }),
   // Prometheus /metrics: always on the api role's HTTP listener; NOTIFY_METRICS_ADDR adds a listener of its own
   // (for processes without the api role). NOTIFY_METRICS_POLL: how often JetStream backlog gauges refresh.
   NOTIFY_METRICS_ADDR: hostPort.optional(),
@@ -120,6 +147,21 @@ export interface Config {
   relay: { batch: number; pollMs: number };
   reconcileAfterMs: number;
   shutdownGraceMs: number;
+  /**
+   * Campaign scheduler and fan-out. leaseMs: how long a run stays claimed without a heartbeat (a killed
+   * fan-out is resumed elsewhere after it); misfireGraceMs: an occurrence older than this when a
+   * scheduler sees it counts as missed; timeZones: zones a local-time campaign is evaluated in.
+   */
+  campaign: {
+    pollMs: number;
+    leaseMs: number;
+    pageSize: number;
+    maxRate: number;
+    maxAudienceIds: number;
+    misfireGraceMs: number;
+    concurrency: number;
+    timeZones: string[];
+  };
   metrics: { addr?: string; pollMs: number };
   logLevel: string;
   /** NOTIFY_CHANNEL_<NAME>_<KEY>=value, grouped by channel name and key, both lower-cased. */
@@ -188,6 +230,16 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
     relay: { batch: p.NOTIFY_RELAY_BATCH, pollMs: p.NOTIFY_RELAY_POLL },
     reconcileAfterMs: p.NOTIFY_RECONCILE_AFTER,
     shutdownGraceMs: p.NOTIFY_SHUTDOWN_GRACE,
+    campaign: {
+      pollMs: p.NOTIFY_CAMPAIGN_POLL,
+      leaseMs: p.NOTIFY_CAMPAIGN_LEASE,
+      pageSize: p.NOTIFY_CAMPAIGN_PAGE_SIZE,
+      maxRate: p.NOTIFY_CAMPAIGN_MAX_RATE,
+      maxAudienceIds: p.NOTIFY_CAMPAIGN_MAX_AUDIENCE_IDS,
+      misfireGraceMs: p.NOTIFY_CAMPAIGN_MISFIRE_GRACE,
+      concurrency: p.NOTIFY_CAMPAIGN_CONCURRENCY,
+      timeZones: p.NOTIFY_CAMPAIGN_TIME_ZONES,
+    },
     metrics: { addr: p.NOTIFY_METRICS_ADDR, pollMs: p.NOTIFY_METRICS_POLL },
     logLevel: p.NOTIFY_LOG_LEVEL,
   };

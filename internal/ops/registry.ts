@@ -3,6 +3,7 @@ import { file_grpc_reflection_v1_reflection } from "../../gen/grpc/reflection/v1
 import { file_grpc_reflection_v1alpha_reflection } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
 import { file_notify_v1_notification_service } from "../../gen/notify/v1/notification_service_pb.js";
+import { file_notify_v1_campaign_service } from "../../gen/notify/v1/campaign_service_pb.js";
 import { file_notify_v1_template_service } from "../../gen/notify/v1/template_service_pb.js";
 import { file_notify_v1_inbox_service } from "../../gen/notify/v1/inbox_service_pb.js";
 import { file_cinema_users_v1_demo_admin_service } from "../../gen/cinema/users/v1/demo_admin_service_pb.js";
@@ -22,6 +23,7 @@ export const grpcInfraFiles: readonly DescFile[] = [
 export const notifydFiles: readonly DescFile[] = [
   file_notify_v1_notification_service,
   file_notify_v1_template_service,
+  file_notify_v1_campaign_service,
   file_notify_v1_inbox_service,
 ];
 

@@ -72,8 +72,15 @@ export function createPlanner(d: PlannerDeps) {
     return out;
   }
 
-  /** Writes the planned rows (new ones only) and publishes the deliverable ones. */
-  async function record(n: NotificationRow, planned: PlannedDelivery[]): Promise<{ created: number; published: number }> {
+  /**
+   * Writes the planned rows (new ones only) and publishes the deliverable ones. `publish` lets a caller
+   * pace the broker (campaign fan-out spends one token per message); the default publishes at once.
+   */
+  async function record(
+    n: NotificationRow,
+    planned: PlannedDelivery[],
+    publish: (msgs: OutMessage[]) => Promise<unknown> = (msgs) => publishAll(d.js, msgs),
+  ): Promise<{ created: number; published: number }> {
     if (planned.length === 0) return { created: 0, published: 0 };
     const now = new Date();
     const [existingRows] = (await d.db.query("SELECT id, status FROM deliveries WHERE id IN (?)", [
@@ -139,7 +146,7 @@ export function createPlanner(d: PlannerDeps) {
         }),
       ]);
     }
-    await publishAll(d.js, now2.map(msg));
+    await publish(now2.map(msg));
     d.observe?.(fresh, now2);
     return { created: fresh.length, published: now2.length };
   }
