@@ -38,10 +38,21 @@ export function createLogger(opts: LogOptions = {}): Logger {
     base: { pid: process.pid },
     redact: { paths: REDACT, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // Addresses also hide in free text (an SMTP reply that echoes the recipient, a peer's error message,
+    // a stack), so the finished line is masked as a whole.
+    hooks: { streamWrite: maskAddresses },
   };
   return opts.destination
     ? pino(options, opts.destination as pino.DestinationStream)
     : pino(options);
+}
+
+// The lookbehind starts a match only where a run of local-part characters starts: linear time on long text.
+const ADDRESS = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@(?=[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)/g;
+
+/** Masks every email address inside a text: "rejected <john@example.com>" -> "rejected <j***@example.com>". */
+export function maskAddresses(text: string): string {
+  return text.includes("@") ? text.replace(ADDRESS, (local) => `${local[0]}***@`) : text;
 }
 
 /** Masks an address for info-level logs: "john.doe@example.com" -> "j***@example.com". */
