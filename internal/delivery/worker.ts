@@ -156,6 +156,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
         parts,
         headers,
         automatic: n.automatic,
+        log: dlog,
       };
       let sent;
       try {
