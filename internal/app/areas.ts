@@ -1,8 +1,9 @@
 import type { Area } from "./area.js";
+import { gatewayArea } from "../gateway/area.js";
 import { campaignArea } from "../campaign/area.js";
 import { metricsArea } from "../ops/area.js";
 
 /**
  * The areas plugged into notifyd, in start order. Adding an area is one import and one entry here.
  */
-export const AREAS: Area[] = [metricsArea, campaignArea];
+export const AREAS: Area[] = [metricsArea, campaignArea, gatewayArea];

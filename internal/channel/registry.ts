@@ -4,6 +4,7 @@ import type { Logger } from "../log/logger.js";
 import type { Db } from "../store/db.js";
 import type { Channel } from "./channel.js";
 import { createEmailChannel } from "./email.js";
+import { createWebsocketChannel } from "./websocket.js";
 
 export interface ChannelFactoryDeps {
   cfg: Config;
@@ -20,6 +21,8 @@ export interface ChannelFactoryDeps {
  */
 export const CHANNEL_FACTORIES: Record<string, (d: ChannelFactoryDeps) => Channel | undefined> = {
   email: ({ cfg, log }) => createEmailChannel({ ...cfg.smtp }, { log }),
+  websocket: ({ log, db, bus, cfg }) =>
+    cfg.channelSettings.websocket?.enabled === "false" ? undefined : createWebsocketChannel({ log, db, nc: bus.nc, topology: bus.topology }),
 };
 
 export function createChannels(d: ChannelFactoryDeps, only?: string[]): Map<string, Channel> {

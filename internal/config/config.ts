@@ -117,6 +117,19 @@ const schema = z.object({
   // (for processes without the api role). NOTIFY_METRICS_POLL: how often JetStream backlog gauges refresh.
   NOTIFY_METRICS_ADDR: hostPort.optional(),
   NOTIFY_METRICS_POLL: duration.default(5000),
+  // The cinema's user JWTs (websocket gateway, InboxService): an HS256 shared secret or a JWKS URL.
+  NOTIFY_JWT_SECRET: z.string().min(32, "at least 32 characters").optional(),
+  NOTIFY_JWT_JWKS_URL: z.url().optional(),
+  NOTIFY_JWT_ISSUER: z.string().optional(),
+  NOTIFY_JWT_AUDIENCE: z.string().optional(),
+  // Websocket gateway. NOTIFY_WS_ADDR unset: the api role's HTTP listener when it runs, else NOTIFY_HTTP_ADDR.
+  NOTIFY_WS_ADDR: hostPort.optional(),
+  NOTIFY_WS_ORIGINS: z.string().optional(),
+  NOTIFY_WS_MAX_MSGS_PER_SEC: int(1, 10_000).default(20),
+  NOTIFY_WS_MAX_BUFFER: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  NOTIFY_WS_HEARTBEAT: duration.default(30_000),
+  NOTIFY_WS_MAX_CONNS_PER_USER: int(1, 1000).default(16),
+  NOTIFY_WS_BACKLOG: int(0, 500).default(50),
   NOTIFY_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
@@ -164,6 +177,21 @@ export interface Config {
   };
   metrics: { addr?: string; pollMs: number };
   logLevel: string;
+  /** Verifying the cinema's user JWTs; neither secret nor jwksUrl means user calls are refused. */
+  jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  ws: {
+    /** Own listener address; undefined means the api role's HTTP listener (or httpAddr without it). */
+    addr?: string;
+    /** Allowed Origin values (scheme://host[:port]); "*" allows any. Clients without Origin (apps) pass. */
+    origins: string[];
+    maxMsgsPerSec: number;
+    /** Bytes queued to one slow client before its connection is closed. */
+    maxBufferedBytes: number;
+    heartbeatMs: number;
+    maxConnsPerUser: number;
+    /** Unread inbox items sent on connect. */
+    backlog: number;
+  };
   /** NOTIFY_CHANNEL_<NAME>_<KEY>=value, grouped by channel name and key, both lower-cased. */
   channelSettings: Record<string, Record<string, string>>;
 }
@@ -242,6 +270,25 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
     },
     metrics: { addr: p.NOTIFY_METRICS_ADDR, pollMs: p.NOTIFY_METRICS_POLL },
     logLevel: p.NOTIFY_LOG_LEVEL,
+    jwt: {
+      secret: p.NOTIFY_JWT_SECRET,
+      jwksUrl: p.NOTIFY_JWT_JWKS_URL,
+      issuer: p.NOTIFY_JWT_ISSUER,
+      audience: p.NOTIFY_JWT_AUDIENCE,
+    },
+    ws: {
+      addr: p.NOTIFY_WS_ADDR,
+      // Default: the site itself (the public URL's origin).
+      origins: (p.NOTIFY_WS_ORIGINS ?? new URL(p.NOTIFY_PUBLIC_URL).origin)
+        .split(",")
+        .map((o) => o.trim().replace(/\/$/, ""))
+        .filter(Boolean),
+      maxMsgsPerSec: p.NOTIFY_WS_MAX_MSGS_PER_SEC,
+      maxBufferedBytes: p.NOTIFY_WS_MAX_BUFFER,
+      heartbeatMs: p.NOTIFY_WS_HEARTBEAT,
+      maxConnsPerUser: p.NOTIFY_WS_MAX_CONNS_PER_USER,
+      backlog: p.NOTIFY_WS_BACKLOG,
+    },
   };
 }
 

@@ -1,0 +1,48 @@
+import type { NatsConnection } from "nats";
+import type { Topology } from "../bus/topology.js";
+import { storeItem } from "../gateway/inbox-store.js";
+import { frames } from "../gateway/protocol.js";
+import type { Db } from "../store/db.js";
+import { DeliveryError, type Channel, type ChannelDeps, type OutgoingMessage } from "./channel.js";
+
+export interface WebsocketChannelDeps extends Pick<ChannelDeps, "log"> {
+  db: Db;
+  nc: NatsConnection;
+  topology: Topology;
+}
+
+/**
+ * In-app notifications. The inbox row is written first (MariaDB is the record: a user who is offline
+ * finds it on the next connect), then the frame goes out on the user's core-NATS subject to whichever
+ * gateways hold that user's connections. The delivery is `sent` once stored; `delivered` and `read`
+ * come from the clients (see internal/gateway/receipts.ts).
+ */
+export function createWebsocketChannel(d: WebsocketChannelDeps): Channel {
+  const log = d.log.child({ channel: "websocket" });
+  return {
+    name: "websocket",
+    parts: ["title", "body"],
+    takesBareAddress: false,
+    address: (r) => r.userId || undefined,
+    async send(m: OutgoingMessage) {
+      const userId = m.recipient.userId;
+      if (!userId) throw new DeliveryError("in-app notifications need a user recipient", false, "no_address");
+      const { item, fresh } = await storeItem(d.db, {
+        id: m.deliveryId,
+        notificationId: m.notificationId,
+        userId,
+        category: m.category,
+        senderId: m.senderId ?? "",
+        template: m.templateKey ?? "",
+        title: (m.parts.title ?? "").slice(0, 1000),
+        body: m.parts.body ?? "",
+      });
+      // A retried delivery publishes again unless the user already read it; clients drop ids they have.
+      if (fresh || !item.readAt) d.nc.publish(d.topology.subjects.wsUser(userId), frames.notification(item));
+      log.debug({ deliveryId: m.deliveryId, fresh }, "in-app notification stored and published");
+      return { messageId: `inbox:${item.seq}` };
+    },
+    status: () => ({ nats: d.nc.isClosed() ? "closed" : "up" }),
+    async close() {},
+  };
+}

@@ -1,0 +1,102 @@
+import type { Db } from "../store/db.js";
+import { toDate } from "../store/db.js";
+
+/** One in-app notification as stored; `id` is the id of its websocket delivery. */
+export interface InboxItem {
+  seq: number;
+  id: string;
+  notificationId: string;
+  userId: string;
+  category: string;
+  senderId: string;
+  template: string;
+  title: string;
+  body: string;
+  createdAt: Date;
+  deliveredAt?: Date;
+  readAt?: Date;
+}
+
+export type NewInboxItem = Omit<InboxItem, "seq" | "createdAt" | "deliveredAt" | "readAt">;
+
+interface Row {
+  seq: number;
+  delivery_id: string;
+  notification_id: string;
+  user_id: string;
+  category: string;
+  sender_id: string;
+  template_key: string;
+  title: string;
+  body: string;
+  created_at: Date | string;
+  delivered_at: Date | string | null;
+  read_at: Date | string | null;
+}
+
+const COLUMNS =
+  "seq, delivery_id, notification_id, user_id, category, sender_id, template_key, title, body, created_at, delivered_at, read_at";
+
+function fromRow(r: Row): InboxItem {
+  return {
+    seq: Number(r.seq),
+    id: r.delivery_id,
+    notificationId: r.notification_id,
+    userId: r.user_id,
+    category: r.category,
+    senderId: r.sender_id,
+    template: r.template_key,
+    title: r.title,
+    body: r.body,
+    createdAt: toDate(r.created_at)!,
+    deliveredAt: r.delivered_at ? toDate(r.delivered_at) : undefined,
+    readAt: r.read_at ? toDate(r.read_at) : undefined,
+  };
+}
+
+/**
+ * Stores an item once per delivery: a redelivered message finds its row and gets it back, so the
+ * caller can publish it again without a second inbox entry.
+ */
+export async function storeItem(db: Db, it: NewInboxItem): Promise<{ item: InboxItem; fresh: boolean }> {
+  const now = new Date();
+  const [r] = (await db.execute(
+    `INSERT IGNORE INTO inbox (delivery_id, notification_id, user_id, category, sender_id, template_key, title, body, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [it.id, it.notificationId, it.userId, it.category, it.senderId, it.template, it.title, it.body, now],
+  )) as unknown as [{ affectedRows: number; insertId: number }];
+  if (r.affectedRows === 1) return { item: { ...it, seq: Number(r.insertId), createdAt: now }, fresh: true };
+  const [rows] = (await db.execute(`SELECT ${COLUMNS} FROM inbox WHERE delivery_id = ?`, [it.id])) as unknown as [Row[]];
+  return { item: fromRow(rows[0]), fresh: false };
+}
+
+export interface ListOptions {
+  limit: number;
+  /** Items older than this seq (the page token). */
+  beforeSeq?: number;
+  unreadOnly?: boolean;
+}
+
+/** Newest first. */
+export async function listItems(db: Db, userId: string, o: ListOptions): Promise<InboxItem[]> {
+  const where = ["user_id = ?"];
+  const args: unknown[] = [userId];
+  if (o.unreadOnly) where.push("read_at IS NULL");
+  if (o.beforeSeq) {
+    where.push("seq < ?");
+    args.push(o.beforeSeq);
+  }
+  // LIMIT goes in as a literal: it is a validated integer, and prepared LIMIT placeholders are fragile in mysql2.
+  const limit = Math.max(1, Math.min(500, Math.floor(o.limit)));
+  const [rows] = (await db.query(`SELECT ${COLUMNS} FROM inbox WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ${limit}`, args)) as unknown as [
+    Row[],
+  ];
+  return rows.map(fromRow);
+}
+
+export async function unreadCount(db: Db, userId: string): Promise<number> {
+  const [rows] = (await db.execute("SELECT COUNT(*) AS n FROM inbox WHERE user_id = ? AND read_at IS NULL", [userId])) as unknown as [
+    { n: number }[],
+  ];
+  return Number(rows[0].n);
+}

@@ -1,0 +1,142 @@
+import type { Logger } from "../log/logger.js";
+import { DeliveryState } from "../notification/model.js";
+import { withTx, type Conn, type Db } from "../store/db.js";
+import { unreadCount } from "./inbox-store.js";
+import { frames } from "./protocol.js";
+
+export type ReceiptKind = "delivered" | "read";
+
+/** How often, and how many times, a receipt waits for the worker to record `sent` first. */
+const WAIT_MS = 250;
+const WAIT_TRIES = 40;
+const CHUNK = 500;
+
+export interface Receipts {
+  /**
+   * Records that the user's client received (or the user read) these items. Ids that are not the
+   * user's are ignored. Returns the ids whose state changed.
+   */
+  record(userId: string, ids: readonly string[], kind: ReceiptKind): Promise<string[]>;
+  /** Marks every unread item of the user as read; returns how many changed. */
+  markAllRead(userId: string): Promise<number>;
+  /** Stops the pending ledger retries (shutdown). */
+  stop(): void;
+}
+
+/**
+ * Acks and reads: the inbox row carries delivered_at/read_at, and the ledger moves the delivery to
+ * delivered (4) or read (5) with a history row. A client can acknowledge an item before the worker
+ * that published it has recorded `sent` (the publish happens inside the send); the ledger would then
+ * overwrite `delivered` with `sent`, so a receipt for a delivery still in `sending` waits and retries.
+ */
+export function createReceipts(deps: {
+  db: Db;
+  log: Logger;
+  /** Sends a frame to every open connection of the user (all gateways): reads update other tabs' badges. */
+  publish(userId: string, frame: string): void;
+}): Receipts {
+  const { db, log } = deps;
+  const timers = new Set<NodeJS.Timeout>();
+  let stopped = false;
+
+  async function record(userId: string, ids: readonly string[], kind: ReceiptKind): Promise<string[]> {
+    const changed: string[] = [];
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      changed.push(...(await recordChunk(userId, [...new Set(ids.slice(i, i + CHUNK))], kind)));
+    }
+    if (kind === "read" && changed.length > 0) await announceRead(userId, changed);
+    return changed;
+  }
+
+  async function recordChunk(userId: string, ids: string[], kind: ReceiptKind): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const changed = await withTx(db, async (c) => {
+      // Row locks make two tabs acknowledging the same item at once record it once.
+      const [rows] = (await c.query(
+        "SELECT delivery_id, delivered_at, read_at FROM inbox WHERE user_id = ? AND delivery_id IN (?) FOR UPDATE",
+        [userId, ids],
+      )) as unknown as [{ delivery_id: string; delivered_at: Date | null; read_at: Date | null }[]];
+      const todo = rows.filter((r) => (kind === "read" ? r.read_at == null : r.delivered_at == null)).map((r) => r.delivery_id);
+      if (todo.length === 0) return [];
+      const now = new Date();
+      if (kind === "read") {
+        await c.query("UPDATE inbox SET read_at = ?, delivered_at = COALESCE(delivered_at, ?) WHERE delivery_id IN (?)", [now, now, todo]);
+      } else {
+        await c.query("UPDATE inbox SET delivered_at = ? WHERE delivery_id IN (?)", [now, todo]);
+      }
+      return todo;
+    });
+    if (changed.length > 0) await applyToLedger(changed, kind, 0);
+    return changed;
+  }
+
+  async function applyToLedger(ids: string[], kind: ReceiptKind, attempt: number): Promise<void> {
+    let waiting: string[];
+    try {
+      waiting = await withTx(db, (c) => ledgerStep(c, ids, kind));
+    } catch (err) {
+      log.warn({ err: (err as Error).message, kind, count: ids.length }, "recording receipts in the ledger failed");
+      waiting = ids;
+    }
+    if (waiting.length === 0 || stopped) return;
+    if (attempt >= WAIT_TRIES) {
+      log.warn({ kind, ids: waiting.slice(0, 5), count: waiting.length }, "deliveries never reached `sent`; receipt kept in the inbox only");
+      return;
+    }
+    const t = setTimeout(() => {
+      timers.delete(t);
+      void applyToLedger(waiting, kind, attempt + 1);
+    }, WAIT_MS);
+    t.unref();
+    timers.add(t);
+  }
+
+  /** Moves the deliveries that may move; returns those still waiting for the worker's `sent`. */
+  async function ledgerStep(c: Conn, ids: string[], kind: ReceiptKind): Promise<string[]> {
+    const [rows] = (await c.query("SELECT id, status FROM deliveries WHERE id IN (?) FOR UPDATE", [ids])) as unknown as [
+      { id: string; status: number }[],
+    ];
+    const target = kind === "read" ? DeliveryState.Read : DeliveryState.Delivered;
+    const from: number[] = kind === "read" ? [DeliveryState.Sent, DeliveryState.Delivered] : [DeliveryState.Sent];
+    const move = rows.filter((r) => from.includes(r.status)).map((r) => r.id);
+    const waiting = rows.filter((r) => r.status === DeliveryState.Sending || r.status === DeliveryState.Pending).map((r) => r.id);
+    if (move.length > 0) {
+      const now = new Date();
+      const detail = kind === "read" ? "read by the user" : "received by a client";
+      await c.query("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", [move.map((id) => [id, now, target, detail])]);
+      await c.query("UPDATE deliveries SET status = ?, updated_at = ? WHERE id IN (?)", [target, now, move]);
+    }
+    return waiting;
+  }
+
+  async function announceRead(userId: string, ids: string[]) {
+    try {
+      deps.publish(userId, frames.unread(await unreadCount(db, userId), ids.slice(0, 100)));
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "announcing a read failed");
+    }
+  }
+
+  return {
+    record,
+    async markAllRead(userId) {
+      let total = 0;
+      for (;;) {
+        const [rows] = (await db.query(
+          `SELECT delivery_id FROM inbox WHERE user_id = ? AND read_at IS NULL ORDER BY seq LIMIT ${CHUNK}`,
+          [userId],
+        )) as unknown as [{ delivery_id: string }[]];
+        if (rows.length === 0) break;
+        total += (await recordChunk(userId, rows.map((r) => r.delivery_id), "read")).length;
+        if (rows.length < CHUNK) break;
+      }
+      if (total > 0) await announceRead(userId, []);
+      return total;
+    },
+    stop() {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+    },
+  };
+}
