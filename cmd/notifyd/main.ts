@@ -9,6 +9,8 @@ import { migrate } from "../../internal/store/migrate.js";
 import { createAppContext } from "../../internal/app/context.js";
 import { startRuntime } from "../../internal/app/runtime.js";
 import { generateKey, SCOPES, type Scope } from "../../internal/auth/api-keys.js";
+import { ensureFirstAdmin } from "../../internal/admin/bootstrap.js";
+import { createAdminUserStore } from "../../internal/admin/users.js";
 
 const USAGE = `usage: notifyd [serve] [--roles=${ALL_ROLES.join(",")}]
        notifyd migrate
@@ -57,6 +59,7 @@ async function main() {
 
   const ctx = await createAppContext(cfg, log);
   await bootstrapKey(ctx, cfg.bootstrapApiKey);
+  await bootstrapAdmin(ctx);
   const rt = await startRuntime(ctx);
   log.info({ roles: cfg.roles }, "notifyd started");
 
@@ -91,6 +94,21 @@ async function bootstrapKey(ctx: Awaited<ReturnType<typeof createAppContext>>, k
   const { key: fresh } = await ctx.apiKeys.create("bootstrap", scopes, generateKey());
   // Printed once, to the terminal only, never to the JSON log stream.
   process.stderr.write(`\nnotifyd: created the first API key (scopes ${scopes.join(",")}):\n\n  ${fresh}\n\nKeep it; it is not shown again.\n\n`);
+}
+
+async function bootstrapAdmin(ctx: Awaited<ReturnType<typeof createAppContext>>) {
+  const r = await ensureFirstAdmin(createAdminUserStore(ctx.db), {
+    email: ctx.cfg.admin.bootstrapEmail,
+    password: ctx.cfg.admin.bootstrapPassword,
+  });
+  if (!r) return;
+  ctx.log.info({ email: r.email }, "created the first admin user");
+  if (r.generatedPassword) {
+    // Printed once, to the terminal only, never to the JSON log stream.
+    process.stderr.write(
+      `\nnotifyd: created the first admin user for ${ctx.cfg.publicUrl}/admin/\n\n  email:    ${r.email}\n  password: ${r.generatedPassword}\n\nChange it after signing in; it is not shown again.\n\n`,
+    );
+  }
 }
 
 async function keysCommand(cfg: ReturnType<typeof loadConfig>, log: ReturnType<typeof createLogger>, args: string[], scopesArg?: string) {

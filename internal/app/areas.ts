@@ -1,4 +1,5 @@
 import type { Area } from "./area.js";
+import { adminArea } from "../admin/area.js";
 import { gatewayArea } from "../gateway/area.js";
 import { campaignArea } from "../campaign/area.js";
 import { metricsArea } from "../ops/area.js";
@@ -6,4 +7,4 @@ import { metricsArea } from "../ops/area.js";
 /**
  * The areas plugged into notifyd, in start order. Adding an area is one import and one entry here.
  */
-export const AREAS: Area[] = [metricsArea, campaignArea, gatewayArea];
+export const AREAS: Area[] = [adminArea, metricsArea, campaignArea, gatewayArea];

@@ -15,6 +15,14 @@ const RULES: Record<string, Requirement> = {
   "notify.v1.TemplateService/Diff": { scope: "read" },
   "notify.v1.TemplateService/GetLayout": { scope: "read" },
   "notify.v1.TemplateService/ListLayouts": { scope: "read" },
+  "notify.v1.TemplateService/ListVersions": { scope: "read" },
+  "notify.v1.TemplateService/ListBuiltinVariables": { scope: "read" },
+  // Managers in the admin panel write templates; admin users, API keys and settings stay "admin".
+  "notify.v1.TemplateService/Create": { scope: "manage" },
+  "notify.v1.TemplateService/Update": { scope: "manage" },
+  "notify.v1.TemplateService/Publish": { scope: "manage" },
+  "notify.v1.TemplateService/Archive": { scope: "manage" },
+  "notify.v1.TemplateService/CreateLayout": { scope: "manage" },
   // Operators' tools discover the API without credentials, as grpcurl and buf curl expect.
   "grpc.reflection.v1.ServerReflection/ServerReflectionInfo": { public: true },
   "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": { public: true },

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Db } from "../store/db.js";
 
-export const SCOPES = ["send", "read", "admin"] as const;
+// "manage" writes templates, campaigns and trigger rules (the admin panel's managers); "admin" implies all.
+export const SCOPES = ["send", "read", "manage", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface ApiKeyPrincipal {

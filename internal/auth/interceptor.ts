@@ -7,7 +7,16 @@ export type Requirement = { scope: Scope } | { public: true } | { custom: string
 /** Decides the requirement per `${service typeName}/${method name}`. */
 export type Policy = (service: string, method: string) => Requirement;
 
-export type Principal = ApiKeyPrincipal | { kind: "custom"; id: string; name: string; attrs: Record<string, string> };
+/** A custom principal with scopes (an admin session) passes scope rules like an API key with them. */
+export type Principal =
+  | ApiKeyPrincipal
+  | { kind: "custom"; id: string; name: string; attrs: Record<string, string>; scopes?: Set<Scope> };
+
+/**
+ * The authenticator tried for calls that carry a cookie and no API key: the admin panel's session.
+ * The browser calls the same services as the platform's callers; the session's role maps to scopes.
+ */
+export const SESSION_AUTHENTICATOR = "admin-session";
 
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "authenticated caller" });
 
@@ -29,6 +38,16 @@ export function createAuthInterceptor(
       return next(req);
     }
     const header = req.header.get("authorization") ?? "";
+    const session = custom[SESSION_AUTHENTICATOR];
+    if (!header && session && req.header.has("cookie")) {
+      const p = await session(req.header, req.service.typeName, req.method.name);
+      if (!p.scopes?.has(need.scope) && !p.scopes?.has("admin")) {
+        const role = p.kind === "custom" && p.attrs.role ? ` (role ${p.attrs.role})` : "";
+        throw new ConnectError(`'${p.name}'${role} lacks the '${need.scope}' scope`, Code.PermissionDenied);
+      }
+      req.contextValues.set(principalKey, p);
+      return next(req);
+    }
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m) throw new ConnectError("missing API key: send 'authorization: Bearer <key>'", Code.Unauthenticated);
     const p = await keys.verify(m[1]);

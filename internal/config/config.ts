@@ -130,6 +130,10 @@ const schema = z.object({
   NOTIFY_WS_HEARTBEAT: duration.default(30_000),
   NOTIFY_WS_MAX_CONNS_PER_USER: int(1, 1000).default(16),
   NOTIFY_WS_BACKLOG: int(0, 500).default(50),
+  NOTIFY_BOOTSTRAP_ADMIN_EMAIL: z.email().optional(),
+  NOTIFY_BOOTSTRAP_ADMIN_PASSWORD: z.string().min(10, "at least 10 characters").max(200).optional(),
+  NOTIFY_ADMIN_SESSION_TTL: duration.default(12 * 3_600_000),
+  NOTIFY_ADMIN_DIR: z.string().optional(),
   NOTIFY_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
@@ -177,6 +181,8 @@ export interface Config {
   };
   metrics: { addr?: string; pollMs: number };
   logLevel: string;
+  /** The admin panel: first admin user (created at start when none exists), session lifetime, built files. */
+  admin: { bootstrapEmail?: string; bootstrapPassword?: string; sessionTtlMs: number; staticDir?: string };
   /** Verifying the cinema's user JWTs; neither secret nor jwksUrl means user calls are refused. */
   jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
   ws: {
@@ -270,6 +276,12 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
     },
     metrics: { addr: p.NOTIFY_METRICS_ADDR, pollMs: p.NOTIFY_METRICS_POLL },
     logLevel: p.NOTIFY_LOG_LEVEL,
+    admin: {
+      bootstrapEmail: p.NOTIFY_BOOTSTRAP_ADMIN_EMAIL,
+      bootstrapPassword: p.NOTIFY_BOOTSTRAP_ADMIN_PASSWORD,
+      sessionTtlMs: p.NOTIFY_ADMIN_SESSION_TTL,
+      staticDir: p.NOTIFY_ADMIN_DIR,
+    },
     jwt: {
       secret: p.NOTIFY_JWT_SECRET,
       jwksUrl: p.NOTIFY_JWT_JWKS_URL,

@@ -97,7 +97,7 @@ export function createNotificationService(deps: NotificationServiceDeps): Servic
   };
 }
 
-function toDelivery(d: DeliveryRow, events: { at: Date; status: number; detail: string }[]) {
+export function toDelivery(d: DeliveryRow, events: { at: Date; status: number; detail: string }[]) {
   return create(DeliverySchema, {
     id: d.id,
     notificationId: d.notification_id,
