@@ -39,7 +39,7 @@ export function createWebsocketChannel(d: WebsocketChannelDeps): Channel {
       });
       // A retried delivery publishes again unless the user already read it; clients drop ids they have.
       if (fresh || !item.readAt) d.nc.publish(d.topology.subjects.wsUser(userId), frames.notification(item));
-      log.debug({ deliveryId: m.deliveryId, fresh }, "in-app notification stored and published");
+      (m.log ?? log.child({ deliveryId: m.deliveryId })).debug({ fresh }, "in-app notification stored and published");
       return { messageId: `inbox:${item.seq}` };
     },
     status: () => ({ nats: d.nc.isClosed() ? "closed" : "up" }),
