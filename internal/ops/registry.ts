@@ -5,6 +5,9 @@ import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
 import { file_notify_v1_notification_service } from "../../gen/notify/v1/notification_service_pb.js";
 import { file_notify_v1_campaign_service } from "../../gen/notify/v1/campaign_service_pb.js";
 import { file_notify_v1_template_service } from "../../gen/notify/v1/template_service_pb.js";
+import { file_notify_v1_events } from "../../gen/notify/v1/events_pb.js";
+import { file_notify_v1_trigger_service } from "../../gen/notify/v1/trigger_service_pb.js";
+import { file_notify_v1_settings_service } from "../../gen/notify/v1/settings_service_pb.js";
 import { file_notify_v1_inbox_service } from "../../gen/notify/v1/inbox_service_pb.js";
 import { file_cinema_users_v1_demo_admin_service } from "../../gen/cinema/users/v1/demo_admin_service_pb.js";
 import { file_cinema_users_v1_user_directory } from "../../gen/cinema/users/v1/user_directory_pb.js";
@@ -23,6 +26,9 @@ export const grpcInfraFiles: readonly DescFile[] = [
 export const notifydFiles: readonly DescFile[] = [
   file_notify_v1_notification_service,
   file_notify_v1_template_service,
+  file_notify_v1_events,
+  file_notify_v1_trigger_service,
+  file_notify_v1_settings_service,
   file_notify_v1_campaign_service,
   file_notify_v1_inbox_service,
 ];
