@@ -14,6 +14,8 @@ export interface Topology {
     /** Site events (user_registered, review_liked...). */
     event(type: string): string;
     eventsAll: string;
+    /** Outbox-delayed "an aggregation window is due" messages to the event router (inside eventsAll). */
+    aggregateDue: string;
     /** Dead letters, per channel or source. */
     dlq(source: string): string;
     dlqAll: string;
@@ -23,6 +25,8 @@ export interface Topology {
     wsUser(userId: string): string;
     /** Core NATS: campaign control (rate changes, pause) reach running fan-outs at once. */
     campaignControl: string;
+    /** Core NATS: a setting changed; every node drops its settings cache. */
+    settingsChanged: string;
   };
   consumers: { planner: string; deliver(channel: string): string; events: string };
 }
@@ -39,11 +43,13 @@ export function createTopology(prefix: string): Topology {
       deliverAll: `${p}.deliver.>`,
       event: (type) => `${p}.events.${type}`,
       eventsAll: `${p}.events.>`,
+      aggregateDue: `${p}.events._aggregate_due`,
       dlq: (source) => `${p}.dlq.${source}`,
       dlqAll: `${p}.dlq.>`,
       relayKick: `${p}.kick.relay`,
       wsUser: (userId) => `${p}.ws.user.${userId}`,
       campaignControl: `${p}.campaign.control`,
+      settingsChanged: `${p}.settings.changed`,
     },
     consumers: {
       planner: "planner",

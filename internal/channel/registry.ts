@@ -5,6 +5,7 @@ import type { Db } from "../store/db.js";
 import type { Channel } from "./channel.js";
 import { createEmailChannel } from "./email.js";
 import { createWebsocketChannel } from "./websocket.js";
+import { smsChannelFromSettings } from "./sms.js";
 
 export interface ChannelFactoryDeps {
   cfg: Config;
@@ -21,8 +22,8 @@ export interface ChannelFactoryDeps {
  */
 export const CHANNEL_FACTORIES: Record<string, (d: ChannelFactoryDeps) => Channel | undefined> = {
   email: ({ cfg, log }) => createEmailChannel({ ...cfg.smtp }, { log }),
-  websocket: ({ log, db, bus, cfg }) =>
-    cfg.channelSettings.websocket?.enabled === "false" ? undefined : createWebsocketChannel({ log, db, nc: bus.nc, topology: bus.topology }),
+  websocket: ({ cfg, log, db, bus }) => createWebsocketChannel({ settings: cfg.channelSettings.websocket ?? {}, log, db, bus }),
+  sms: ({ cfg, log }) => smsChannelFromSettings(cfg.channelSettings.sms ?? {}, { log }),
 };
 
 export function createChannels(d: ChannelFactoryDeps, only?: string[]): Map<string, Channel> {

@@ -1,23 +1,24 @@
-import type { NatsConnection } from "nats";
-import type { Topology } from "../bus/topology.js";
+import type { Bus } from "../bus/nats.js";
 import { storeItem } from "../gateway/inbox-store.js";
 import { frames } from "../gateway/protocol.js";
 import type { Db } from "../store/db.js";
 import { DeliveryError, type Channel, type ChannelDeps, type OutgoingMessage } from "./channel.js";
 
-export interface WebsocketChannelDeps extends Pick<ChannelDeps, "log"> {
+export interface WebsocketChannelDeps extends ChannelDeps {
   db: Db;
-  nc: NatsConnection;
-  topology: Topology;
+  bus: Pick<Bus, "nc" | "topology">;
 }
 
 /**
  * In-app notifications. The inbox row is written first (MariaDB is the record: a user who is offline
  * finds it on the next connect), then the frame goes out on the user's core-NATS subject to whichever
  * gateways hold that user's connections. The delivery is `sent` once stored; `delivered` and `read`
- * come from the clients (see internal/gateway/receipts.ts).
+ * come from the clients (see internal/gateway/receipts.ts). On by default; NOTIFY_CHANNEL_WEBSOCKET_ENABLED=false
+ * turns it off.
  */
-export function createWebsocketChannel(d: WebsocketChannelDeps): Channel {
+export function createWebsocketChannel(d: WebsocketChannelDeps): Channel | undefined {
+  if (d.settings.enabled === "false") return undefined;
+  const { nc, topology } = d.bus;
   const log = d.log.child({ channel: "websocket" });
   return {
     name: "websocket",
@@ -38,11 +39,11 @@ export function createWebsocketChannel(d: WebsocketChannelDeps): Channel {
         body: m.parts.body ?? "",
       });
       // A retried delivery publishes again unless the user already read it; clients drop ids they have.
-      if (fresh || !item.readAt) d.nc.publish(d.topology.subjects.wsUser(userId), frames.notification(item));
+      if (fresh || !item.readAt) nc.publish(topology.subjects.wsUser(userId), frames.notification(item));
       (m.log ?? log.child({ deliveryId: m.deliveryId })).debug({ fresh }, "in-app notification stored and published");
       return { messageId: `inbox:${item.seq}` };
     },
-    status: () => ({ nats: d.nc.isClosed() ? "closed" : "up" }),
+    status: () => ({ nats: nc.isClosed() ? "closed" : "up" }),
     async close() {},
   };
 }
