@@ -1,4 +1,4 @@
-import type { Subscription } from "nats";
+import type { JsMsg, Subscription } from "nats";
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { CustomAuthenticator, Requirement } from "../auth/interceptor.js";
 import { createConsumerLoop, type ConsumerLoop } from "../bus/consumer.js";
@@ -7,6 +7,7 @@ import { decodeJson } from "../bus/publish.js";
 import { createLedger } from "../delivery/ledger.js";
 import { createDeliveryWorker, type Decorator, type FailureListener } from "../delivery/worker.js";
 import { DeliveryState, type DeliverMessage } from "../notification/model.js";
+import { withLogContext } from "../log/logger.js";
 import { createHealth } from "../ops/health.js";
 import { createHealthMonitor, type HealthMonitor } from "../ops/health-monitor.js";
 import { createPlanner } from "../planner/planner.js";
@@ -152,7 +153,8 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
         durable,
         concurrency: cfg.worker.batch,
         log,
-        handle: worker.handle,
+        // Every line logged while a delivery is handled (channel, listeners, clients) carries its ids.
+        handle: (m) => withLogContext(deliveryLogFields(m, name), () => worker.handle(m)),
         async onExhausted(m, error) {
           const msg = decodeJson<DeliverMessage>(m.data);
           await ledger.finish(msg.d, DeliveryState.Dead, `retries exhausted: ${error}`);
@@ -235,4 +237,13 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
       await api?.close();
     },
   };
+}
+
+function deliveryLogFields(m: JsMsg, channel: string): Record<string, unknown> {
+  try {
+    const d = decodeJson<DeliverMessage>(m.data);
+    return { notificationId: d.n, deliveryId: d.d, channel, attempt: m.info.redeliveryCount };
+  } catch {
+    return { channel };
+  }
 }
