@@ -63,8 +63,6 @@ const schema = z.object({
   NOTIFY_HTTP_ADDR: hostPort.default("127.0.0.1:8080"),
   NOTIFY_PUBLIC_URL: z.url().default("http://127.0.0.1:8080"),
   NOTIFY_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
-  NOTIFY_HOME_URL: z.url({ protocol: /^https?$/ }).default("https://cinema.example/"),
-  NOTIFY_LINK_TTL: duration.default(72 * 3_600_000),
   NOTIFY_BOOTSTRAP_API_KEY: z.string().min(24, "at least 24 characters").optional(),
   NOTIFY_SMTP_URL: z.string().regex(/^smtps?:\/\//, "expected smtp://[user:pass@]host:port").default("smtp://127.0.0.1:1025"),
   NOTIFY_SMTP_FALLBACK_URL: z.string().regex(/^smtps?:\/\//, "expected smtp://[user:pass@]host:port").optional(),
@@ -87,6 +85,12 @@ const schema = z.object({
   NOTIFY_RELAY_BATCH: int(1, 5000).default(500),
   NOTIFY_RELAY_POLL: duration.default(1000),
   NOTIFY_RECONCILE_AFTER: duration.default(300_000),
+  NOTIFY_RECONCILE_EVERY: duration.default(30_000),
+  NOTIFY_BREAKER_THRESHOLD: int(1, 10_000).default(5),
+  NOTIFY_BREAKER_WINDOW: duration.default(10_000),
+  NOTIFY_BREAKER_PROBE: duration.default(5000),
+  NOTIFY_RAMP_DURATION: duration.default(60_000),
+  NOTIFY_RAMP_START_PERCENT: int(1, 100).default(10),
   NOTIFY_SHUTDOWN_GRACE: duration.default(10_000),
   // Campaigns (scheduler role): poll, run lease, audience page size, limits, misfire grace, local-time zones.
   NOTIFY_CAMPAIGN_POLL: duration.default(1000),
@@ -149,12 +153,19 @@ export interface Config {
   httpAddr: string;
   publicUrl: string;
   maxRequestBytes: number;
-  /** The cinema's home page: default redirect after email confirmation and its allow-listed host. */
-  homeUrl: string;
-  /** How long a confirmation link works. */
-  linkTtlMs: number;
   bootstrapApiKey?: string;
-  smtp: { urls: string[]; pool: number; rate: number; concurrency: number; from: string; domain: string };
+  smtp: {
+    urls: string[];
+    pool: number;
+    rate: number;
+    concurrency: number;
+    from: string;
+    domain: string;
+    /** One circuit breaker per relay; while the primary's is open, mail goes through the fallback. */
+    breaker: BreakerSettings;
+    /** After a breaker closes, the send rate climbs from startFraction to full over durationMs. */
+    ramp: RampSettings;
+  };
   users: {
     addr: string;
     replicaAddr?: string;
@@ -163,12 +174,16 @@ export interface Config {
     batch: number;
     cacheTtlMs: number;
     timeoutMs: number;
+    breaker: BreakerSettings;
+    ramp: RampSettings;
   };
   retry: { backoffMs: number[] };
   /** ackWaitMs: how long an unacknowledged message waits before the broker assumes its worker died. */
   worker: { batch: number; leaseMs: number; ackWaitMs: number };
   relay: { batch: number; pollMs: number };
   reconcileAfterMs: number;
+  /** How often the relay role looks for work the broker may have lost. */
+  reconcileEveryMs: number;
   shutdownGraceMs: number;
   /**
    * Campaign scheduler and fan-out. leaseMs: how long a run stays claimed without a heartbeat (a killed
@@ -208,6 +223,19 @@ export interface Config {
   channelSettings: Record<string, Record<string, string>>;
 }
 
+/** Opens after `threshold` transient failures within `windowMs`; probes every `probeMs` while open. */
+export interface BreakerSettings {
+  threshold: number;
+  windowMs: number;
+  probeMs: number;
+}
+
+export interface RampSettings {
+  durationMs: number;
+  /** 0..1 */
+  startFraction: number;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
@@ -239,6 +267,8 @@ function channelSettings(env: Record<string, string | undefined>): Record<string
 }
 
 function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
+  const breaker = { threshold: p.NOTIFY_BREAKER_THRESHOLD, windowMs: p.NOTIFY_BREAKER_WINDOW, probeMs: p.NOTIFY_BREAKER_PROBE };
+  const ramp = { durationMs: p.NOTIFY_RAMP_DURATION, startFraction: p.NOTIFY_RAMP_START_PERCENT / 100 };
   return {
     roles: p.NOTIFY_ROLES,
     db: { url: p.NOTIFY_DB_URL, poolSize: p.NOTIFY_DB_POOL, migrateOnStart: p.NOTIFY_MIGRATE_ON_START },
@@ -247,8 +277,6 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
     httpAddr: p.NOTIFY_HTTP_ADDR,
     publicUrl: p.NOTIFY_PUBLIC_URL.replace(/\/$/, ""),
     maxRequestBytes: p.NOTIFY_MAX_REQUEST_BYTES,
-    homeUrl: p.NOTIFY_HOME_URL,
-    linkTtlMs: p.NOTIFY_LINK_TTL,
     bootstrapApiKey: p.NOTIFY_BOOTSTRAP_API_KEY,
     smtp: {
       urls: [p.NOTIFY_SMTP_URL, ...(p.NOTIFY_SMTP_FALLBACK_URL ? [p.NOTIFY_SMTP_FALLBACK_URL] : [])],
@@ -257,6 +285,8 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
       concurrency: p.NOTIFY_SMTP_CONCURRENCY,
       from: p.NOTIFY_MAIL_FROM,
       domain: p.NOTIFY_MAIL_DOMAIN,
+      breaker,
+      ramp,
     },
     users: {
       addr: p.NOTIFY_USERS_ADDR,
@@ -266,11 +296,14 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
       batch: p.NOTIFY_USERS_BATCH,
       cacheTtlMs: p.NOTIFY_USERS_CACHE_TTL,
       timeoutMs: p.NOTIFY_USERS_TIMEOUT,
+      breaker,
+      ramp,
     },
     retry: { backoffMs: p.NOTIFY_RETRY_BACKOFF },
     worker: { batch: p.NOTIFY_WORKER_BATCH, leaseMs: p.NOTIFY_LEASE, ackWaitMs: p.NOTIFY_ACK_WAIT },
     relay: { batch: p.NOTIFY_RELAY_BATCH, pollMs: p.NOTIFY_RELAY_POLL },
     reconcileAfterMs: p.NOTIFY_RECONCILE_AFTER,
+    reconcileEveryMs: p.NOTIFY_RECONCILE_EVERY,
     shutdownGraceMs: p.NOTIFY_SHUTDOWN_GRACE,
     campaign: {
       pollMs: p.NOTIFY_CAMPAIGN_POLL,
