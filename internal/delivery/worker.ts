@@ -13,13 +13,14 @@ import type { Ledger } from "./ledger.js";
 
 /**
  * Adds per-delivery data and headers (unsubscribe links, tracking) before rendering. Returning
- * `skip` (a reason such as "suppressed") records the delivery as skipped instead of sending it.
+ * `skip` (a reason such as "suppressed") records the delivery as skipped instead of sending it;
+ * `locale` is the recipient's preferred locale (a locale the sender asked for still wins).
  */
 export type Decorator = (ctx: {
   msg: DeliverMessage;
   user?: User;
   templateKey: string;
-}) => Promise<{ data?: Record<string, unknown>; headers?: Record<string, string>; skip?: string }>;
+}) => Promise<{ data?: Record<string, unknown>; headers?: Record<string, string>; skip?: string; locale?: string }>;
 
 /** Told about each permanent channel failure with the address it was for (bounce handling). */
 export type FailureListener = (msg: DeliverMessage, err: DeliveryError, address: string | undefined) => Promise<void>;
@@ -124,6 +125,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
       }
       const extra: Record<string, unknown> = {};
       const headers: Record<string, string> = {};
+      let locale = msg.l || user?.locale || undefined;
       for (const dec of d.decorators ?? []) {
         const r = await dec({ msg, user, templateKey: n.templateKey });
         if (r.skip) {
@@ -133,10 +135,11 @@ export function createDeliveryWorker(d: WorkerDeps) {
         }
         Object.assign(extra, r.data);
         Object.assign(headers, r.headers);
+        if (r.locale && !msg.l) locale = r.locale;
       }
       let parts: Record<string, string>;
       try {
-        const rendered = await d.templates.render(msg.v, msg.l || user?.locale || undefined, d.channel.name, {
+        const rendered = await d.templates.render(msg.v, locale, d.channel.name, {
           ...n.data,
           ...extra,
           ...(user ? { user: userToVariables(user) } : {}),
