@@ -1,5 +1,6 @@
 import type { Area } from "./area.js";
 import { adminArea } from "../admin/area.js";
+import { preferenceArea } from "../preference/area.js";
 import { gatewayArea } from "../gateway/area.js";
 import { campaignArea } from "../campaign/area.js";
 import { metricsArea } from "../ops/area.js";
@@ -7,4 +8,4 @@ import { metricsArea } from "../ops/area.js";
 /**
  * The areas plugged into notifyd, in start order. Adding an area is one import and one entry here.
  */
-export const AREAS: Area[] = [adminArea, metricsArea, campaignArea, gatewayArea];
+export const AREAS: Area[] = [adminArea, preferenceArea, metricsArea, campaignArea, gatewayArea];

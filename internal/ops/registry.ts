@@ -9,6 +9,7 @@ import { file_notify_v1_events } from "../../gen/notify/v1/events_pb.js";
 import { file_notify_v1_trigger_service } from "../../gen/notify/v1/trigger_service_pb.js";
 import { file_notify_v1_settings_service } from "../../gen/notify/v1/settings_service_pb.js";
 import { file_notify_v1_inbox_service } from "../../gen/notify/v1/inbox_service_pb.js";
+import { file_notify_v1_preference_service } from "../../gen/notify/v1/preference_service_pb.js";
 import { file_cinema_users_v1_demo_admin_service } from "../../gen/cinema/users/v1/demo_admin_service_pb.js";
 import { file_cinema_users_v1_user_directory } from "../../gen/cinema/users/v1/user_directory_pb.js";
 
@@ -31,6 +32,7 @@ export const notifydFiles: readonly DescFile[] = [
   file_notify_v1_settings_service,
   file_notify_v1_campaign_service,
   file_notify_v1_inbox_service,
+  file_notify_v1_preference_service,
 ];
 
 /**
