@@ -159,7 +159,6 @@ export function createDeliveryWorker(d: WorkerDeps) {
         parts,
         headers,
         automatic: n.automatic,
-        log: dlog,
       };
       let sent;
       try {
