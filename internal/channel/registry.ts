@@ -21,7 +21,7 @@ export interface ChannelFactoryDeps {
  * line here; a factory returns undefined when its settings are absent (the channel is then off).
  */
 export const CHANNEL_FACTORIES: Record<string, (d: ChannelFactoryDeps) => Channel | undefined> = {
-  email: ({ cfg, log }) => createEmailChannel({ ...cfg.smtp }, { log }),
+  email: ({ cfg, log }) => createEmailChannel({ ...cfg.smtp, dkim: cfg.dkim }, { log }),
   websocket: ({ cfg, log, db, bus }) => createWebsocketChannel({ settings: cfg.channelSettings.websocket ?? {}, log, db, bus }),
   sms: ({ cfg, log }) => smsChannelFromSettings(cfg.channelSettings.sms ?? {}, { log }),
 };

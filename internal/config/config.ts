@@ -1,3 +1,5 @@
+import { createPrivateKey } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 
 export const ALL_ROLES = ["api", "relay", "planner", "worker", "scheduler", "gateway"] as const;
@@ -71,6 +73,10 @@ const schema = z.object({
   NOTIFY_SMTP_CONCURRENCY: int(1, 1000).default(32),
   NOTIFY_MAIL_FROM: z.string().default("Cinema <no-reply@cinema.example>"),
   NOTIFY_MAIL_DOMAIN: z.string().default("cinema.example"),
+  NOTIFY_DKIM_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+$/, "a domain name, e.g. cinema.example").optional(),
+  NOTIFY_DKIM_SELECTOR: z.string().regex(/^[A-Za-z0-9._-]+$/, "a DKIM selector, e.g. mail2025").optional(),
+  NOTIFY_DKIM_PRIVATE_KEY: z.string().optional(),
+  NOTIFY_DKIM_KEY_FILE: z.string().optional(),
   NOTIFY_USERS_ADDR: hostPort.default("127.0.0.1:50061"),
   NOTIFY_USERS_REPLICA_ADDR: hostPort.optional(),
   NOTIFY_USERS_RATE: int(1, 100_000).default(200),
@@ -154,6 +160,8 @@ export interface Config {
   publicUrl: string;
   maxRequestBytes: number;
   bootstrapApiKey?: string;
+  /** DKIM signing of outgoing mail; unset means unsigned. */
+  dkim?: DkimSettings;
   smtp: {
     urls: string[];
     pool: number;
@@ -236,6 +244,50 @@ export interface RampSettings {
   startFraction: number;
 }
 
+/** As nodemailer's dkim option takes it. */
+export interface DkimSettings {
+  domainName: string;
+  keySelector: string;
+  privateKey: string;
+  headerFieldNames: string;
+}
+
+// nodemailer's default list leaves out List-Unsubscribe-Post, and RFC 8058 wants both unsubscribe
+// headers signed so nobody can add one-click unsubscribe to mail they relay.
+const DKIM_SIGNED_HEADERS =
+  "From:Sender:Reply-To:To:Cc:Subject:Date:Message-ID:MIME-Version:Content-Type:Content-Transfer-Encoding:" +
+  "List-Unsubscribe:List-Unsubscribe-Post:Auto-Submitted";
+
+function dkimFrom(p: Parsed): DkimSettings | undefined {
+  const { NOTIFY_DKIM_DOMAIN: domain, NOTIFY_DKIM_SELECTOR: selector, NOTIFY_DKIM_PRIVATE_KEY: inline, NOTIFY_DKIM_KEY_FILE: file } = p;
+  if (!domain && !selector && !inline && !file) return undefined;
+  const problems: string[] = [];
+  if (!domain) problems.push("NOTIFY_DKIM_DOMAIN: required when DKIM is configured");
+  if (!selector) problems.push("NOTIFY_DKIM_SELECTOR: required when DKIM is configured");
+  if (inline && file) problems.push("NOTIFY_DKIM_KEY_FILE: set either it or NOTIFY_DKIM_PRIVATE_KEY, not both");
+  if (!inline && !file) problems.push("NOTIFY_DKIM_PRIVATE_KEY: required (or NOTIFY_DKIM_KEY_FILE) when DKIM is configured");
+  let privateKey = "";
+  if (file) {
+    try {
+      privateKey = readFileSync(file, "utf8");
+    } catch (err) {
+      problems.push(`NOTIFY_DKIM_KEY_FILE: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  } else if (inline) {
+    // Environment files often carry a PEM on one line with literal \n.
+    privateKey = inline.replace(/\\n/g, "\n");
+  }
+  if (privateKey) {
+    try {
+      createPrivateKey(privateKey);
+    } catch {
+      problems.push(`${file ? "NOTIFY_DKIM_KEY_FILE" : "NOTIFY_DKIM_PRIVATE_KEY"}: not a PEM private key`);
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return { domainName: domain!, keySelector: selector!, privateKey, headerFieldNames: DKIM_SIGNED_HEADERS };
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
@@ -278,6 +330,7 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
     publicUrl: p.NOTIFY_PUBLIC_URL.replace(/\/$/, ""),
     maxRequestBytes: p.NOTIFY_MAX_REQUEST_BYTES,
     bootstrapApiKey: p.NOTIFY_BOOTSTRAP_API_KEY,
+    dkim: dkimFrom(p),
     smtp: {
       urls: [p.NOTIFY_SMTP_URL, ...(p.NOTIFY_SMTP_FALLBACK_URL ? [p.NOTIFY_SMTP_FALLBACK_URL] : [])],
       pool: p.NOTIFY_SMTP_POOL,
