@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { connect as natsConnect, type NatsConnection } from "nats";
 import WebSocket from "ws";
+import { InboxService } from "../gen/notify/v1/inbox_service_pb.js";
 import { DeliveryStatus, NotificationService } from "../gen/notify/v1/notification_service_pb.js";
 import { createTopology } from "../internal/bus/topology.js";
 import { createConnectClient } from "../internal/rpc/connect-client.js";
@@ -104,9 +106,11 @@ describe("live delivery", () => {
   });
 
   it("stores for an offline user; the inbox arrives on connect, newest first, and the ack is recorded", async () => {
+    // The inbox is in arrival order; workers run in parallel, so the second Send waits for the first.
     const n1 = await sendTo("u2", { subject: "First" });
+    await eventually(async () => (await deliveryOf(n1))?.status === DeliveryStatus.SENT);
     const n2 = await sendTo("u2", { subject: "Second" });
-    await eventually(async () => (await deliveryOf(n2))?.status === DeliveryStatus.SENT && (await deliveryOf(n1))?.status === DeliveryStatus.SENT);
+    await eventually(async () => (await deliveryOf(n2))?.status === DeliveryStatus.SENT);
     const s = await connectAs("u2");
     expect(await s.next((f) => f.type === "hello")).toMatchObject({ unread: 2 });
     const notes = await s.waitCount(isNote, 2);
@@ -259,5 +263,49 @@ describe("mutes", () => {
     await s.next((f) => f.type === "ok" && f.ref === 1);
     const nid = await sendTo("u13", { category: "marketing" });
     await eventually(async () => (await deliveryOf(nid))?.status === DeliveryStatus.SKIPPED);
+  });
+});
+
+describe("InboxService", () => {
+  it("pages a user's own inbox, marks read, and never shows or changes another user's items", async () => {
+    const mine: string[] = [];
+    for (const subject of ["One", "Two", "Three"]) {
+      mine.push(await sendTo("u20", { subject }));
+      await eventually(async () => (await deliveryOf(mine[mine.length - 1]))?.status === DeliveryStatus.SENT);
+    }
+    const theirs = await sendTo("u21", { subject: "Private" });
+    await eventually(async () => (await deliveryOf(theirs))?.status === DeliveryStatus.SENT);
+    const inbox = createConnectClient(InboxService, { baseUrl: node.grpcUrl, apiKey: await token("u20") });
+    const other = createConnectClient(InboxService, { baseUrl: node.grpcUrl, apiKey: await token("u21") });
+
+    const p1 = await inbox.list({ pageSize: 2 });
+    expect(p1.items.map((i) => i.title)).toEqual(["Three", "Two"]);
+    expect(p1.unreadCount).toBe(3);
+    const p2 = await inbox.list({ pageSize: 2, pageToken: p1.nextPageToken });
+    expect(p2.items.map((i) => i.title)).toEqual(["One"]);
+    expect(p2.nextPageToken).toBe("");
+
+    const theirItem = (await other.list({})).items[0];
+    expect(theirItem.title).toBe("Private");
+    expect((await inbox.markRead({ ids: [theirItem.id] })).marked).toBe(0);
+    expect((await other.unreadCount({})).count).toBe(1);
+
+    const r = await inbox.markRead({ ids: [p1.items[0].id] });
+    expect(r).toMatchObject({ marked: 1, unreadCount: 2 });
+    await eventually(async () => (await deliveryOf(mine[2]))?.status === DeliveryStatus.READ);
+    expect((await inbox.list({ unreadOnly: true })).items.map((i) => i.title)).toEqual(["Two", "One"]);
+    expect((await inbox.markAllRead({})).marked).toBe(2);
+    expect((await inbox.unreadCount({})).count).toBe(0);
+    expect((await other.list({})).items.map((i) => i.id)).toEqual([theirItem.id]);
+    expect((await other.unreadCount({})).count).toBe(1);
+  });
+
+  it("refuses calls without a valid user token", async () => {
+    for (const apiKey of [undefined, stack.apiKey, await token("u20", -120), await signUserToken("another-secret-of-at-least-32-chars!!", "u20")]) {
+      const c = createConnectClient(InboxService, { baseUrl: node.grpcUrl, apiKey });
+      const err = await c.unreadCount({}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code).toBe(Code.Unauthenticated);
+    }
   });
 });
