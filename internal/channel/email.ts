@@ -79,7 +79,7 @@ export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log
         await limiter.schedule(() => transports[0].sendMail(mail));
       } catch (err) {
         const de = classifySmtpError(err);
-        (m.log ?? log.child({ deliveryId: m.deliveryId })).warn({ to: maskAddress(to), reason: de.reason, err: de.message }, "smtp send failed");
+        log.warn({ deliveryId: m.deliveryId, to: maskAddress(to), reason: de.reason, err: de.message }, "smtp send failed");
         throw de;
       }
       return { messageId };
