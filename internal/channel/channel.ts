@@ -22,8 +22,6 @@ export interface OutgoingMessage {
   headers: Record<string, string>;
   /** Automatic (system-generated) rather than a person's mailing. */
   automatic: boolean;
-  /** The delivery's logger (notification, delivery, channel and attempt bound): channels log through it. */
-  log?: Logger;
 }
 
 export interface SendResult {
