@@ -307,10 +307,15 @@ describe("events without a rule, undecodable events", () => {
 
   it("sends undecodable events to the dead letters with the reason", async () => {
     const sub = nc.subscribe(`${stack.prefix}.dlq.events`, { max: 3 });
-    const got: { reason: string; subject: string; data: string }[] = [];
+    const got: { kind: string; reason: string; subject: string; data: string }[] = [];
     const done = (async () => {
       for await (const m of sub) {
-        got.push({ reason: m.headers?.get("Notify-Dead-Reason") ?? "", subject: m.headers?.get("Notify-Dead-Subject") ?? "", data: new TextDecoder().decode(m.data) });
+        got.push({
+          kind: m.headers?.get("Notify-Dead-Reason") ?? "",
+          reason: m.headers?.get("Notify-Error") ?? "",
+          subject: m.headers?.get("Notify-Original-Subject") ?? "",
+          data: new TextDecoder().decode(m.data),
+        });
       }
     })();
     await publish("user_registered", "\x08\x96\x01garbage\xff", { contentType: null, msgId: "junk-1" });
@@ -318,11 +323,18 @@ describe("events without a rule, undecodable events", () => {
     await publish("review_liked", "{not json", { msgId: "badjson-1" });
     await Promise.race([done, new Promise((r) => setTimeout(r, 15_000))]);
     expect(got).toHaveLength(3);
-    expect(got.every((g) => g.reason.startsWith("undecodable event"))).toBe(true);
+    expect(got.every((g) => g.kind === "poison" && g.reason.startsWith("undecodable event"))).toBe(true);
     expect(got.find((g) => g.data.includes('"u21"'))?.reason).toContain("event_id");
     expect(got.map((g) => g.subject)).toContain(`${stack.prefix}.events.review_liked`);
     const s = await eventually(async () => (await triggers.stats({})).types.find((t) => t.eventType === "user_registered" && t.dead >= 2n));
     expect(s.dead).toBe(2n);
+    // Kept for inspection and replay where the operators' tools look (the reliability area's table).
+    const [t] = await query<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'dead_letters'");
+    if (Number(t.n) > 0) {
+      const rows = await query<{ reason: string; error: string }>("SELECT reason, error FROM dead_letters WHERE source = 'events'");
+      expect(rows).toHaveLength(3);
+      expect(rows.every((r) => r.reason === "poison" && r.error.startsWith("undecodable event"))).toBe(true);
+    }
   });
 });
 

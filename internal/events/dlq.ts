@@ -1,62 +1,56 @@
-import { headers as natsHeaders, type JetStreamClient, type JsMsg } from "nats";
+import { headers as natsHeaders, millis, type JetStreamClient, type JsMsg } from "nats";
 import type { Db } from "../store/db.js";
 import type { Topology } from "../bus/topology.js";
 import type { Logger } from "../log/logger.js";
 
 export const DLQ_SOURCE = "events";
+export type DeadKind = "poison" | "max_deliveries";
 
 /** Header values must be one line of printable text. */
-const headerValue = (s: string, max = 1000) => s.replace(/[^\x20-\x7e]+/g, " ").slice(0, max);
+const headerValue = (s: string, max = 500) => s.replace(/[^\x20-\x7e]+/g, " ").slice(0, max);
 
 /**
  * Parks an event that cannot be handled on the dead-letter subject `<prefix>.dlq.events`, with the
- * original payload and headers saying why, so it can be inspected and replayed. When the
- * reliability area's dead_letters table exists, a row goes there as well.
+ * original payload and headers saying why, and records it in dead_letters (the reliability area's
+ * table, same columns and headers as its captures), where OpsService lists and replays it. Both
+ * writes are idempotent per stored event, so a retried capture keeps one copy.
  */
 export function createEventDeadLetters(d: { js: JetStreamClient; db: Db; topology: Topology; log: Logger }) {
   let hasTable: boolean | undefined;
   const tableExists = async () => {
-    if (hasTable === undefined) {
-      const [rows] = (await d.db.query(
-        "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'dead_letters'",
-      )) as unknown as [{ n: number }[]];
-      hasTable = Number(rows[0].n) > 0;
-    }
+    hasTable ??= await d.db
+      .query("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'dead_letters'")
+      .then(([rows]) => Number((rows as { n: number }[])[0].n) > 0);
     return hasTable;
   };
 
-  return async function deadLetter(m: JsMsg, reason: string, eventType: string): Promise<void> {
+  return async function deadLetter(m: JsMsg, kind: DeadKind, error: string, eventType: string): Promise<void> {
     const seq = m.info.streamSequence;
+    const publishedAt = new Date(Math.floor(millis(m.info.timestampNanos)));
     const h = natsHeaders();
-    h.set("Notify-Dead-Source", DLQ_SOURCE);
-    h.set("Notify-Dead-Reason", headerValue(reason));
-    h.set("Notify-Dead-Subject", headerValue(m.subject, 300));
-    h.set("Notify-Dead-Event-Type", headerValue(eventType, 100));
-    h.set("Notify-Dead-Stream-Seq", String(seq));
-    h.set("Notify-Dead-Deliveries", String(m.info.deliveryCount));
-    h.set("Notify-Dead-At", new Date().toISOString());
+    h.set("Notify-Dead-Reason", kind);
+    h.set("Notify-Error", headerValue(error));
+    h.set("Notify-Original-Subject", headerValue(m.subject, 300));
+    h.set("Notify-Original-Seq", String(seq));
+    h.set("Notify-Event-Type", headerValue(eventType, 100));
+    h.set("Notify-Deliveries", String(m.info.deliveryCount));
+    const msgId = m.headers?.get("Nats-Msg-Id");
+    if (msgId) h.set("Notify-Original-Msg-Id", headerValue(msgId, 200));
     const ct = m.headers?.get("content-type");
     if (ct) h.set("content-type", headerValue(ct, 200));
-    const msgId = m.headers?.get("Nats-Msg-Id");
-    if (msgId) h.set("Notify-Dead-Msg-Id", headerValue(msgId, 200));
-    // One dead letter per stored event however often the capture is retried.
-    await d.js.publish(d.topology.subjects.dlq(DLQ_SOURCE), m.data, { msgID: `events-${d.topology.streams.events}-${seq}`, headers: h, timeout: 10_000 });
-    d.log.warn({ seq, eventType, reason: reason.slice(0, 300) }, "event dead-lettered");
-    if (await tableExists().catch(() => false)) await recordRow(d.db, m, reason, d.log);
+    const ack = await d.js.publish(d.topology.subjects.dlq(DLQ_SOURCE), m.data, {
+      msgID: `dlq:${m.info.stream}:${seq}:${publishedAt.getTime()}`,
+      headers: h,
+      timeout: 10_000,
+    });
+    if (await tableExists()) {
+      await d.db.query(
+        `INSERT IGNORE INTO dead_letters (source, reason, error, stream, stream_seq, subject, published_at, payload, deliveries,
+           uncertain, dlq_seq, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, CURRENT_TIMESTAMP(3))`,
+        [DLQ_SOURCE, kind, error.slice(0, 1000), m.info.stream, seq, m.subject.slice(0, 200), publishedAt, Buffer.from(m.data), m.info.deliveryCount, ack.seq],
+      );
+    }
+    d.log.warn({ seq, eventType, kind, err: error.slice(0, 300) }, "event dead-lettered");
   };
-}
-
-/**
- * Best effort: the dead_letters table belongs to the reliability area and its columns may differ;
- * the DLQ stream already holds the message, so a failed insert is only logged.
- */
-async function recordRow(db: Db, m: JsMsg, reason: string, log: Logger) {
-  try {
-    await db.query(
-      "INSERT INTO dead_letters (source, subject, payload, reason, stream_seq, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-      [DLQ_SOURCE, m.subject, Buffer.from(m.data), reason.slice(0, 1000), m.info.streamSequence, new Date()],
-    );
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, "dead_letters row not written; the DLQ stream holds the event");
-  }
 }

@@ -30,7 +30,7 @@ export interface RouterDeps {
   stats: EventStats;
   /** Channels this deployment can deliver on; rule channels outside it are left out. */
   channels: () => string[];
-  deadLetter: (m: JsMsg, reason: string, eventType: string) => Promise<void>;
+  deadLetter: (m: JsMsg, kind: "poison" | "max_deliveries", error: string, eventType: string) => Promise<void>;
   log: Logger;
 }
 
@@ -189,11 +189,10 @@ export function createEventRouter(d: RouterDeps) {
   }
 
   /** Dead-letters an event (poison, or out of retries) and counts it. */
-  async function onDeadLetter(m: JsMsg, info: { kind: string; error: string }) {
+  async function onDeadLetter(m: JsMsg, info: { kind: "poison" | "max_deliveries"; error: string }) {
     const type = m.subject.slice(typeOffset);
     const statType = /^[a-z][a-z0-9_]{0,63}$/.test(type) ? type : "_invalid";
-    const reason = info.kind === "poison" ? info.error : `retries exhausted: ${info.error}`;
-    await d.deadLetter(m, reason, statType);
+    await d.deadLetter(m, info.kind, info.error, statType);
     d.stats.add(statType, "dead");
   }
 
