@@ -1,3 +1,4 @@
+import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NotificationService } from "../gen/notify/v1/notification_service_pb.js";
 import { createConnectClient } from "../internal/rpc/connect-client.js";
@@ -91,6 +92,24 @@ describe("/metrics", () => {
     expect(sumOf(s, "notify_process_roles", { role: "worker" })).toBe(1);
     expect(s.some((m) => m.name === "nodejs_eventloop_lag_seconds")).toBe(true);
     expect(s.some((m) => m.name === "process_resident_memory_bytes")).toBe(true);
+  });
+
+  it("shows the progress of campaign runs fanning out", async () => {
+    const c = await mysql.createConnection(stack.dbUrl);
+    try {
+      // A run as the fan-out leaves it mid-way (only the counters matter to the gauge).
+      await c.query("INSERT INTO campaign_runs (campaign_id, occurrence_at, time_zones, status, cursor_state, audience_total, planned, published) VALUES (42, NOW(3), '', 2, '', 1000, 300, 250)");
+      const s = await eventually(async () => {
+        const x = await metrics();
+        return sumOf(x, "notify_campaign_run_progress", { campaign: "42", stage: "planned" }) === 300 ? x : undefined;
+      });
+      expect(sumOf(s, "notify_campaign_run_progress", { campaign: "42", stage: "audience" })).toBe(1000);
+      expect(sumOf(s, "notify_campaign_run_progress", { campaign: "42", stage: "published" })).toBe(250);
+      await c.query("UPDATE campaign_runs SET status = 3 WHERE campaign_id = 42");
+      await eventually(async () => !(await metrics()).some((m) => m.name === "notify_campaign_run_progress"));
+    } finally {
+      await c.end();
+    }
   });
 
   it("keeps a second node in the same process on its own registry", async () => {

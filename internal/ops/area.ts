@@ -5,8 +5,8 @@ import { listenHttp, type Listener } from "../server/listen.js";
 import { createPlatformMetrics } from "./metrics.js";
 import { campaignRound, collectLocalState, createPoller, natsRound, type Poller } from "./metrics-pollers.js";
 
-/** How often the campaign gauge's query runs, at most (it reads MariaDB; the NATS poll is cheap). */
-const CAMPAIGN_POLL_MIN_MS = 15_000;
+/** The campaign gauge reads MariaDB, so it polls less often than the JetStream gauges. */
+const CAMPAIGN_POLL_FACTOR = 3;
 
 /**
  * Prometheus metrics at /metrics: on the api role's HTTP listener, and on NOTIFY_METRICS_ADDR when set
@@ -47,7 +47,7 @@ export const metricsArea: Area = {
     ];
     // One process kind is enough for a database query; API processes are the ones always present.
     if (s.roles.has("api")) {
-      const every = Math.max(ctx.cfg.metrics.pollMs, CAMPAIGN_POLL_MIN_MS);
+      const every = ctx.cfg.metrics.pollMs * CAMPAIGN_POLL_FACTOR;
       pollers.push(createPoller("campaigns", every, campaignRound(ctx.db, metrics.gauges), metrics.gauges, log));
     }
 

@@ -210,7 +210,11 @@ function createGauges(registers: Registry[]) {
       "1 for the current state of each channel dependency (breaker closed/open/half_open, up/down)",
       ["channel", "dependency", "state"],
     ),
-    campaignProgress: gauge("notify_campaign_deliveries", "Deliveries of running campaigns by status", ["campaign", "status"]),
+    campaignProgress: gauge(
+      "notify_campaign_run_progress",
+      "Campaign runs fanning out now: recipients in the audience, deliveries planned, deliveries published",
+      ["campaign", "run", "stage"],
+    ),
     pollErrors: new Counter({ name: "notify_metrics_poll_errors_total", help: "Failed polls of NATS or MariaDB for gauges", labelNames: ["source"], registers }),
   };
 }
