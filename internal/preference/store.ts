@@ -12,7 +12,7 @@ export interface PrefChange {
 }
 
 /** The etag handed out with preferences: the row's version, which every change raises. */
-export const etagOf = (version: number) => `"${version}"`;
+export const etagOf = (version: number) => `v${version}`;
 
 export class StaleEtagError extends Error {
   constructor(readonly current: string) {
