@@ -1,7 +1,8 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { Role } from "../config/config.js";
 import type { Requirement, CustomAuthenticator } from "../auth/interceptor.js";
-import type { ConsumerLoop } from "../bus/consumer.js";
+import type { JsMsg } from "nats";
+import type { ConsumerLoop, DeadLetterInfo } from "../bus/consumer.js";
 import type { Ledger } from "../delivery/ledger.js";
 import type { Decorator, FailureListener, WorkerDeps } from "../delivery/worker.js";
 import type { PlannedDelivery } from "../planner/planner.js";
@@ -39,6 +40,8 @@ export interface AreaSetup {
   addReadiness(name: string, check: () => Promise<{ ready: boolean; detail: unknown }>): void;
   /** Handles WebSocket upgrades on the HTTP listener (the gateway). */
   setUpgradeHandler(h: NonNullable<Parameters<typeof import("../server/listen.js").listenHttp>[2]>): void;
+  /** Keeps what a consumer gave up on (the dead-letter inbox); runs before the message is terminated. */
+  addDeadLetterSink(sink: DeadLetterSink): void;
   /** Hooks called as work passes each stage of the pipeline (metrics). */
   observe(o: PipelineObserver): void;
   /** A gauge an area publishes on /metrics (e.g. notify_ws_connections), read at each scrape. */
@@ -46,6 +49,12 @@ export interface AreaSetup {
   /** Every MetricSource added so far; areas set up later add to the same list. */
   readonly metricSources: readonly MetricSource[];
 }
+
+/**
+ * Called with a message its consumer gives up on: its attempts ran out, or it is poison. `source` is
+ * the channel name or "planner". Throwing leaves the message to the broker (see ConsumerLoopOptions).
+ */
+export type DeadLetterSink = (source: string, msg: JsMsg, info: DeadLetterInfo) => Promise<void>;
 
 /** Stage hooks; every member is optional. They run inline on the hot path, so they must be cheap. */
 export interface PipelineObserver {

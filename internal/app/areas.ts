@@ -1,4 +1,5 @@
 import type { Area } from "./area.js";
+import { reliabilityArea } from "../reliability/area.js";
 import { eventsArea } from "../events/area.js";
 import { settingsArea } from "../settings/area.js";
 import { adminArea } from "../admin/area.js";
@@ -10,4 +11,4 @@ import { metricsArea } from "../ops/area.js";
 /**
  * The areas plugged into notifyd, in start order. Adding an area is one import and one entry here.
  */
-export const AREAS: Area[] = [adminArea, preferenceArea, metricsArea, campaignArea, gatewayArea, settingsArea, eventsArea];
+export const AREAS: Area[] = [reliabilityArea, adminArea, preferenceArea, metricsArea, campaignArea, gatewayArea, settingsArea, eventsArea];

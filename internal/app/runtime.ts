@@ -16,7 +16,7 @@ import { createRelay, type Relay } from "../relay/relay.js";
 import type { HttpRoute } from "../server/http-routes.js";
 import type { listenHttp } from "../server/listen.js";
 import { startApi, type Api } from "./api.js";
-import { combineObservers, type Area, type AreaHandle, type AreaSetup, type MetricSource, type PipelineObserver } from "./area.js";
+import { combineObservers, type Area, type AreaHandle, type AreaSetup, type DeadLetterSink, type MetricSource, type PipelineObserver } from "./area.js";
 import { AREAS } from "./areas.js";
 import type { AppContext } from "./context.js";
 
@@ -51,6 +51,10 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
   const observers: PipelineObserver[] = [];
   const metricSources: MetricSource[] = [];
   const observe = combineObservers(observers);
+  const deadLetterSinks: DeadLetterSink[] = [];
+  const sinkDead: DeadLetterSink = async (source, m, info) => {
+    for (const sink of deadLetterSinks) await sink(source, m, info);
+  };
   const setup: AreaSetup = {
     ctx,
     roles,
@@ -73,6 +77,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
     setUpgradeHandler: (h) => {
       onUpgrade = h;
     },
+    addDeadLetterSink: (sink) => deadLetterSinks.push(sink),
     observe: (o) => observers.push(o),
     addMetric: (m) => metricSources.push(m),
     metricSources,
@@ -121,6 +126,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
       concurrency: 16,
       log,
       handle: planner.handle,
+      onDeadLetter: (m, info) => sinkDead("planner", m, info),
     });
     loop.start();
     consumers.set("planner", loop);
@@ -143,6 +149,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
         templates: ctx.templates,
         users: ctx.users,
         log: log.child({ role: "worker" }),
+        backoffMs: cfg.retry.backoffMs,
         decorators,
         failureListeners,
         observe: observe.delivery,
@@ -155,10 +162,13 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
         log,
         // Every line logged while a delivery is handled (channel, listeners, clients) carries its ids.
         handle: (m) => withLogContext(deliveryLogFields(m, name), () => worker.handle(m)),
-        async onExhausted(m, error) {
-          const msg = decodeJson<DeliverMessage>(m.data);
-          await ledger.finish(msg.d, DeliveryState.Dead, `retries exhausted: ${error}`);
-          observe.dead(name);
+        async onDeadLetter(m, info) {
+          if (info.kind === "max_deliveries") {
+            const msg = decodeJson<DeliverMessage>(m.data);
+            await ledger.finish(msg.d, DeliveryState.Dead, `retries exhausted: ${info.error}`);
+            observe.dead(name);
+          }
+          await sinkDead(name, m, info);
         },
       });
       loop.start();

@@ -3,10 +3,22 @@ import type { Logger } from "../log/logger.js";
 
 export type Outcome =
   | { kind: "ack" }
-  /** Temporary failure: try again after the back-off for this attempt (or delayMs). */
-  | { kind: "retry"; error: string; delayMs?: number }
-  /** Permanent failure or poison message: never redeliver. */
-  | { kind: "term"; reason: string };
+  /**
+   * Temporary failure: try again after the back-off for this attempt (or delayMs). `notAttempted`
+   * says nothing was tried (the row was busy with another worker, held, or the worker is stopping),
+   * so running out of deliveries on it does not make the delivery dead.
+   */
+  | { kind: "retry"; error: string; delayMs?: number; notAttempted?: boolean }
+  /** Permanent failure, recorded by the handler: never redeliver. */
+  | { kind: "term"; reason: string }
+  /** Poison message (undecodable): goes to the dead letters at once, never blocks the ones behind. */
+  | { kind: "poison"; reason: string };
+
+export interface DeadLetterInfo {
+  kind: "max_deliveries" | "poison";
+  /** The last error. */
+  error: string;
+}
 
 export interface ConsumerLoopOptions {
   js: JetStreamClient;
@@ -18,9 +30,14 @@ export interface ConsumerLoopOptions {
   backoffMs: number[];
   ackWaitMs: number;
   log: Logger;
-  handle(msg: JsMsg): Promise<Outcome>;
-  /** Called instead of a retry when the last attempt failed; the message is then terminated. */
-  onExhausted?(msg: JsMsg, error: string): Promise<void>;
+  /** `signal` aborts when the loop stops: a handler waiting for a dependency gives up then. */
+  handle(msg: JsMsg, signal: AbortSignal): Promise<Outcome>;
+  /**
+   * Called for a poison message and instead of a retry when the last attempt failed; the message is
+   * then terminated. When it throws, the message is left to the broker (nak), whose max-deliveries
+   * advisory is the second chance to capture it.
+   */
+  onDeadLetter?(msg: JsMsg, info: DeadLetterInfo): Promise<void>;
 }
 
 export interface ConsumerLoop {
@@ -40,8 +57,16 @@ export function backoffFor(backoffMs: number[], attempt: number): number {
   return backoffMs[Math.min(attempt - 1, backoffMs.length - 1)];
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A fetch-based pull loop over one durable consumer. Retry delays are chosen per attempt with
+ * nak(delay) (see ensureConsumer in nats.ts: ack_wait only detects dead workers); long work is kept
+ * alive with working() so a slow send is not redelivered to another worker.
+ */
 export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
   const inflight = new Set<JsMsg>();
+  const abort = new AbortController();
   let iter: ConsumerMessages | undefined;
   let running = false;
   let paused = false;
@@ -49,25 +74,33 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
   let waiters: (() => void)[] = [];
   const log = o.log.child({ durable: o.durable });
 
-  // Keep long-running messages alive so a slow send is not redelivered to another worker.
   const heartbeat = setInterval(() => {
     for (const m of inflight) m.working();
   }, Math.max(250, Math.floor(o.ackWaitMs / 3)));
   heartbeat.unref();
 
+  const deadLetter = async (m: JsMsg, info: DeadLetterInfo) => {
+    try {
+      await o.onDeadLetter?.(m, info);
+      m.term(info.kind === "poison" ? "poison message" : "max deliveries");
+    } catch (err) {
+      log.error({ err: (err as Error).message, seq: m.info.streamSequence }, "dead-letter capture failed; leaving the message to the broker");
+      m.nak(backoffFor(o.backoffMs, m.info.deliveryCount));
+    }
+  };
+
   const settle = async (m: JsMsg, out: Outcome) => {
-    const attempt = m.info.redeliveryCount;
+    const attempt = m.info.deliveryCount;
     if (out.kind === "ack") return m.ack();
     if (out.kind === "term") return m.term(out.reason.slice(0, 200));
+    if (out.kind === "poison") return deadLetter(m, { kind: "poison", error: out.reason });
     if (attempt >= o.maxDeliver) {
-      try {
-        await o.onExhausted?.(m, out.error);
-        m.term("max deliveries");
-      } catch (err) {
-        log.error({ err }, "dead-letter capture failed; leaving for redelivery");
-        m.nak(backoffFor(o.backoffMs, attempt));
+      if (out.notAttempted) {
+        // Another worker holds the row, or it is held for later: that owner (or the reconciler) settles it.
+        log.warn({ seq: m.info.streamSequence, error: out.error }, "last delivery of a message not attempted; the ledger row stays for its owner or the reconciler");
+        return m.term("max deliveries (not attempted)");
       }
-      return;
+      return deadLetter(m, { kind: "max_deliveries", error: out.error });
     }
     m.nak(out.delayMs ?? backoffFor(o.backoffMs, attempt));
   };
@@ -79,13 +112,15 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
     try {
       let out: Outcome;
       try {
-        out = await o.handle(m);
+        out = await o.handle(m, abort.signal);
       } catch (err) {
         out = { kind: "retry", error: (err as Error).message ?? String(err) };
       }
+      // stop() has handed this message back already.
+      if (!inflight.has(m)) return;
       await settle(m, out);
     } catch (err) {
-      log.error({ err }, "settling a message failed");
+      log.error({ err: (err as Error).message }, "settling a message failed");
     } finally {
       inflight.delete(m);
       const w = waiters;
@@ -112,7 +147,7 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
       } catch (err) {
         if (stopped || paused) break;
         log.warn({ err: (err as Error).message }, "consumer loop error; retrying in 1 s");
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
       } finally {
         iter = undefined;
       }
@@ -144,8 +179,15 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
     async stop(graceMs: number) {
       stopped = true;
       const deadline = Date.now() + graceMs;
-      while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      for (const m of inflight) m.nak();
+      // Handlers still waiting for a dependency have not started: they give up at once. Sends under
+      // way get the grace period. The pull in progress ends within its 2 s expiry; what it still
+      // brings is handed back.
+      abort.abort(new Error("consumer stopping"));
+      while ((inflight.size > 0 || running) && Date.now() < deadline) await sleep(50);
+      const rest = [...inflight];
+      inflight.clear();
+      for (const m of rest) m.nak();
+      if (rest.length > 0) log.info({ handedBack: rest.length }, "in-flight messages handed back to the broker");
       clearInterval(heartbeat);
     },
   };

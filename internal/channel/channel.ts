@@ -1,5 +1,6 @@
 import type { Logger } from "../log/logger.js";
 import type { User } from "../../gen/cinema/users/v1/user_directory_pb.js";
+import type { Availability } from "../reliability/availability.js";
 
 /** Who a delivery goes to: a user of the cinema (enriched from the user directory) or a bare address. */
 export interface Recipient {
@@ -44,6 +45,11 @@ export interface Channel {
   send(msg: OutgoingMessage): Promise<SendResult>;
   /** Per-dependency state for /readyz (breaker open/closed...). */
   status?(): Record<string, string>;
+  /**
+   * False while every route out is down (all breakers open): its workers stop pulling and wait
+   * instead of burning attempts. Absent means always available.
+   */
+  readonly availability?: Availability;
   close(): Promise<void>;
 }
 
@@ -53,6 +59,8 @@ export class DeliveryError extends Error {
     message: string,
     readonly transient: boolean,
     readonly reason = transient ? "transient" : "permanent",
+    /** The peer may have accepted the message before the failure (connection lost after DATA). */
+    readonly uncertain = false,
   ) {
     super(message);
     this.name = "DeliveryError";

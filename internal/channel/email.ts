@@ -1,6 +1,15 @@
 import Bottleneck from "bottleneck";
-import nodemailer, { type Transporter } from "nodemailer";
+import nodemailer from "nodemailer";
+import type { SendMailOptions } from "nodemailer/lib/mailer";
+
+type Transporter = ReturnType<typeof nodemailer.createTransport>;
+import type { BreakerSettings, RampSettings } from "../config/config.js";
 import { maskAddress } from "../log/logger.js";
+import { anyAvailable } from "../reliability/availability.js";
+import { BreakerOpenError, createBreaker, type Breaker } from "../reliability/breaker.js";
+import { classifySmtp } from "../reliability/classify.js";
+import { createRamp } from "../reliability/ramp.js";
+import { probeSmtp } from "../reliability/smtp-probe.js";
 import { DeliveryError, type Channel, type ChannelDeps, type OutgoingMessage } from "./channel.js";
 
 export interface EmailOptions {
@@ -15,50 +24,92 @@ export interface EmailOptions {
   domain: string;
   /** DKIM signing; unset means unsigned. */
   dkim?: { domainName: string; keySelector: string; privateKey: string };
+  /** One breaker per relay; unset means the defaults (5 failures in 10 s, probe every 5 s). */
+  breaker?: BreakerSettings;
+  /** How the send rate returns after a relay recovers; unset means 10% -> 100% over 60 s. */
+  ramp?: RampSettings;
 }
 
-// Permanent SMTP answers (5xx) mean this message to this address will never go through; 4xx and
-// network trouble may pass later.
-const NETWORK_CODES = new Set(["ECONNECTION", "ETIMEDOUT", "ESOCKET", "ECONNREFUSED", "ECONNRESET", "EDNS", "EPIPE", "ETLS", "EPROTOCOL"]);
-
+/** A relay-level classification as a DeliveryError (kept for callers of the first version). */
 export function classifySmtpError(err: unknown): DeliveryError {
-  const e = err as { responseCode?: number; code?: string; message?: string };
-  const msg = (e.message ?? String(err)).replace(/\s+/g, " ").slice(0, 300);
-  if (typeof e.responseCode === "number") {
-    if (e.responseCode >= 500) return new DeliveryError(`smtp ${e.responseCode}: ${msg}`, false, "smtp_rejected");
-    if (e.responseCode >= 400) return new DeliveryError(`smtp ${e.responseCode}: ${msg}`, true, "smtp_tempfail");
-  }
-  if (e.code && NETWORK_CODES.has(e.code)) return new DeliveryError(`smtp ${e.code}: ${msg}`, true, "smtp_unreachable");
-  if (e.code === "EENVELOPE") return new DeliveryError(`smtp envelope: ${msg}`, false, "invalid_address");
-  return new DeliveryError(`smtp: ${msg}`, true, "smtp_error");
+  const c = classifySmtp(err);
+  return new DeliveryError(c.message, c.transient, c.reason, c.uncertain ?? false);
 }
 
-export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log">): Channel & { transports: Transporter[] } {
-  const transports = o.urls.map((url) =>
-    nodemailer.createTransport({
-      url,
-      pool: true,
-      maxConnections: o.pool,
-      // The default (100) recycles connections constantly under load.
-      maxMessages: 100_000,
-      disableFileAccess: true,
-      disableUrlAccess: true,
-      dkim: o.dkim,
-    } as nodemailer.TransportOptions),
-  );
-  const limiter = new Bottleneck({ maxConcurrent: o.concurrency, minTime: 0, reservoir: null });
-  limiter.updateSettings({
-    reservoir: o.rate,
-    reservoirRefreshAmount: o.rate,
-    reservoirRefreshInterval: 1000,
-  });
+interface Relay {
+  name: string;
+  transport: Transporter;
+  breaker: Breaker;
+}
+
+/**
+ * Email over SMTP. Each relay has its own circuit breaker; mail goes through the first relay whose
+ * breaker is closed (NOTIFY_SMTP_URL first, then NOTIFY_SMTP_FALLBACK_URL). A relay-level failure
+ * that certainly left nothing at the relay (a 4xx before the body, a refused connection) is tried on
+ * the next relay at once; anything else goes back to the worker for a later attempt.
+ */
+export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log">): Channel & { transports: Transporter[]; breakers: Breaker[] } {
   const log = deps.log.child({ channel: "email" });
+  const breakerSettings = o.breaker ?? { threshold: 5, windowMs: 10_000, probeMs: 5000 };
+  const relays: Relay[] = o.urls.map((url, i) => {
+    const name = i === 0 ? "smtp:primary" : `smtp:fallback${o.urls.length > 2 ? i : ""}`;
+    return {
+      name,
+      transport: nodemailer.createTransport({
+        url,
+        pool: true,
+        maxConnections: o.pool,
+        // The default (100) recycles connections constantly under load.
+        maxMessages: 100_000,
+        disableFileAccess: true,
+        disableUrlAccess: true,
+        dkim: o.dkim,
+      } as Parameters<typeof nodemailer.createTransport>[0]),
+      breaker: createBreaker({
+        name,
+        ...breakerSettings,
+        probe: () => probeSmtp(url, Math.max(1000, Math.min(10_000, breakerSettings.probeMs)), o.domain),
+        log,
+      }),
+    };
+  });
+  const limiter = new Bottleneck({ maxConcurrent: o.concurrency, minTime: 0, reservoir: null });
+  const setRate = (perSecond: number) =>
+    limiter.updateSettings({ reservoir: perSecond, reservoirRefreshAmount: perSecond, reservoirRefreshInterval: 1000 });
+  setRate(o.rate);
+  const rampSettings = o.ramp ?? { durationMs: 60_000, startFraction: 0.1 };
+  const ramp = createRamp({
+    ...rampSettings,
+    apply: (f) => setRate(Math.max(1, Math.round(o.rate * f))),
+  });
+  for (const r of relays) {
+    r.breaker.onChange((up) => {
+      if (!up) return;
+      log.info({ relay: r.name, from: rampSettings.startFraction, overMs: rampSettings.durationMs }, "relay back; send rate ramps up");
+      ramp.start();
+    });
+  }
+  const availability = anyAvailable(relays.map((r) => r.breaker));
+
+  const sendVia = async (relay: Relay, mail: SendMailOptions) => {
+    try {
+      await relay.transport.sendMail(mail);
+      relay.breaker.success();
+    } catch (err) {
+      const c = classifySmtp(err);
+      if (c.dependencyDown) relay.breaker.failure(err);
+      else relay.breaker.success();
+      throw Object.assign(new DeliveryError(c.message, c.transient, c.reason, c.uncertain ?? false), { dependencyDown: c.dependencyDown });
+    }
+  };
 
   return {
     name: "email",
     parts: ["subject", "html", "text"],
     takesBareAddress: true,
-    transports,
+    transports: relays.map((r) => r.transport),
+    breakers: relays.map((r) => r.breaker),
+    availability,
     address: (r) => r.address ?? (r.user?.email || undefined),
     async send(m: OutgoingMessage) {
       const to = m.recipient.address ?? m.recipient.user?.email;
@@ -75,19 +126,36 @@ export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log
         messageId,
         headers,
       };
-      try {
-        await limiter.schedule(() => transports[0].sendMail(mail));
-      } catch (err) {
-        const de = classifySmtpError(err);
-        log.warn({ deliveryId: m.deliveryId, to: maskAddress(to), reason: de.reason, err: de.message }, "smtp send failed");
-        throw de;
-      }
+      await limiter.schedule(async () => {
+        let last: unknown = new BreakerOpenError("every SMTP relay");
+        for (const relay of relays) {
+          if (!relay.breaker.available) continue;
+          try {
+            return await sendVia(relay, mail);
+          } catch (err) {
+            last = err;
+            const e = err as DeliveryError & { dependencyDown?: boolean };
+            log.warn({ deliveryId: m.deliveryId, relay: relay.name, to: maskAddress(to), reason: e.reason, err: e.message }, "smtp send failed");
+            // Only a failure that certainly left nothing at this relay may go to the next one now.
+            if (!(e.transient && e.dependencyDown && !e.uncertain)) break;
+          }
+        }
+        if (last instanceof BreakerOpenError) throw new DeliveryError(last.message, true, "circuit_open");
+        throw last;
+      });
       return { messageId };
     },
-    status: () => ({ smtp: "up" }),
+    status: () => Object.fromEntries(relays.map((r) => [r.name, describe(r.breaker)])),
     async close() {
+      for (const r of relays) r.breaker.close();
+      ramp.finish();
       await limiter.stop({ dropWaitingJobs: false }).catch(() => undefined);
-      for (const t of transports) t.close();
+      for (const r of relays) r.transport.close();
     },
   };
+}
+
+function describe(b: Breaker): string {
+  const s = b.status();
+  return s.state === "closed" ? "closed" : `open since ${s.since}${s.lastError ? `: ${s.lastError}` : ""}`;
 }

@@ -61,13 +61,19 @@ export function createLedger(db: Db, leaseMs: number) {
         [messageId, id],
       );
     },
-    /** Gives the row back after a temporary failure; the broker redelivers it after the back-off. */
-    async release(id: string, error: string) {
+    /**
+     * Gives the row back after a temporary failure; the broker redelivers it after the back-off.
+     * retry_at tells the reconciler when the broker is due to bring it back. `uncertain`: the peer
+     * may have taken the message anyway, so the next send is counted as a possible duplicate.
+     */
+    async release(id: string, error: string, opts: { retryInMs?: number; uncertain?: boolean } = {}) {
       await event(id, DeliveryState.Pending, `retry: ${error}`);
       await db.execute(
-        `UPDATE deliveries SET status = ${DeliveryState.Pending}, lease_until = NULL, last_error = ?, updated_at = CURRENT_TIMESTAMP(3)
+        `UPDATE deliveries SET status = ${DeliveryState.Pending}, lease_until = NULL, last_error = ?,
+           retry_at = CURRENT_TIMESTAMP(3) + INTERVAL ? * 1000 MICROSECOND,
+           resent_after_uncertain = resent_after_uncertain + ?, updated_at = CURRENT_TIMESTAMP(3)
          WHERE id = ? AND status = ${DeliveryState.Sending}`,
-        [error.slice(0, 1000), id],
+        [error.slice(0, 1000), opts.retryInMs ?? 0, opts.uncertain ? 1 : 0, id],
       );
     },
     async finish(id: string, status: number, error: string) {

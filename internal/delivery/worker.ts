@@ -1,14 +1,16 @@
 import type { JsMsg } from "nats";
 import type { User } from "../../gen/cinema/users/v1/user_directory_pb.js";
 import { decodeJson } from "../bus/publish.js";
-import type { Outcome } from "../bus/consumer.js";
+import { backoffFor, type Outcome } from "../bus/consumer.js";
 import { DeliveryError, type Channel, type OutgoingMessage } from "../channel/channel.js";
 import type { Logger } from "../log/logger.js";
 import { DeliveryState, type DeliverMessage } from "../notification/model.js";
 import type { Db } from "../store/db.js";
 import { isTransientDbError } from "../store/db.js";
 import { userToVariables, type TemplateCatalog } from "../template/index.js";
-import { isTransientUsersError, type UsersClient } from "../users/client.js";
+import type { UsersClient } from "../users/client.js";
+import { allAvailable, type Availability } from "../reliability/availability.js";
+import { classifyUsers } from "../reliability/classify.js";
 import type { Ledger } from "./ledger.js";
 
 /**
@@ -30,8 +32,10 @@ export interface WorkerDeps {
   ledger: Ledger;
   channel: Channel;
   templates: TemplateCatalog;
-  users: Pick<UsersClient, "getUser">;
+  users: Pick<UsersClient, "getUser"> & { breaker?: Availability };
   log: Logger;
+  /** The retry schedule (NOTIFY_RETRY_BACKOFF): the delay after attempt n is backoffMs[n-1]. */
+  backoffMs?: number[];
   decorators?: Decorator[];
   failureListeners?: FailureListener[];
   /** Called with each outcome, for metrics; reason for failed, retry and skipped (err.reason, skip reason). */
@@ -72,18 +76,34 @@ export function createDeliveryWorker(d: WorkerDeps) {
   };
 
   const log = d.log.child({ channel: d.channel.name });
+  // What a delivery needs before it may be claimed: the channel's way out and, for a user id, the
+  // user service. While one is down the message waits here (kept alive by the consumer loop), its
+  // lease not taken and no attempt spent.
+  const parts = (withUser: boolean) =>
+    [d.channel.availability, withUser ? d.users.breaker : undefined].filter((a): a is Availability => a !== undefined);
+  const gates = { user: allAvailable(parts(true)), bare: allAvailable(parts(false)) };
 
-  async function handle(m: JsMsg): Promise<Outcome> {
+  async function handle(m: JsMsg, signal?: AbortSignal): Promise<Outcome> {
     const started = Date.now();
     let msg: DeliverMessage;
     try {
       msg = decodeJson<DeliverMessage>(m.data);
       if (typeof msg.d !== "string" || typeof msg.n !== "string") throw new Error("missing ids");
     } catch (err) {
-      return { kind: "term", reason: `undecodable delivery message: ${(err as Error).message}` };
+      return { kind: "poison", reason: `undecodable delivery message: ${(err as Error).message}` };
     }
-    const attempt = m.info.redeliveryCount;
+    const attempt = m.info.deliveryCount;
     const dlog = log.child({ notificationId: msg.n, deliveryId: msg.d, attempt });
+    const retryIn = d.backoffMs ? backoffFor(d.backoffMs, attempt) : undefined;
+
+    const gate = msg.u ? gates.user : gates.bare;
+    if (!gate.available) {
+      try {
+        await gate.whenAvailable(signal);
+      } catch {
+        return { kind: "retry", error: "worker stopping while a dependency was down", delayMs: 0, notAttempted: true };
+      }
+    }
 
     const claim = await d.ledger.claim(msg.d);
     if (claim.kind === "missing") return { kind: "term", reason: `unknown delivery ${msg.d}` };
@@ -91,15 +111,21 @@ export function createDeliveryWorker(d: WorkerDeps) {
       d.observe?.("duplicate", 0, msg);
       return { kind: "ack" };
     }
-    if (claim.kind === "busy" || claim.kind === "held") return { kind: "retry", error: claim.kind, delayMs: claim.retryInMs };
+    if (claim.kind === "busy" || claim.kind === "held") {
+      return { kind: "retry", error: claim.kind, delayMs: claim.retryInMs, notAttempted: true };
+    }
     if (claim.uncertain) dlog.warn("lease expired after an unconfirmed attempt; sending again with the same id");
 
     const fail = async (err: DeliveryError): Promise<Outcome> => {
       if (err.transient) {
-        await d.ledger.release(msg.d, err.message);
+        // A dependency whose breaker opened under this attempt: the attempt never reached it, and the
+        // paused consumer brings the message back once the dependency is.
+        const circuit = err.reason === "circuit_open";
+        const delayMs = circuit ? 1000 : retryIn;
+        await d.ledger.release(msg.d, err.message, { retryInMs: delayMs, uncertain: err.uncertain });
         d.observe?.("retry", Date.now() - started, msg, err.reason);
         dlog.info({ reason: err.reason, err: err.message }, "delivery attempt failed; will retry");
-        return { kind: "retry", error: err.message };
+        return { kind: "retry", error: `${err.reason}: ${err.message}`, delayMs, notAttempted: circuit };
       }
       await d.ledger.finish(msg.d, DeliveryState.Failed, `${err.reason}: ${err.message}`);
       d.observe?.("failed", Date.now() - started, msg, err.reason);
@@ -115,7 +141,8 @@ export function createDeliveryWorker(d: WorkerDeps) {
         try {
           user = await d.users.getUser(msg.u);
         } catch (err) {
-          return fail(new DeliveryError(`user service: ${(err as Error).message}`, isTransientUsersError(err), "user_service"));
+          const c = classifyUsers(err);
+          return fail(new DeliveryError(c.message, c.transient, /circuit open/.test(c.message) ? "circuit_open" : c.reason));
         }
         if (!user) return fail(new DeliveryError(`unknown user ${msg.u}`, false, "unknown_user"));
       }
@@ -180,9 +207,9 @@ export function createDeliveryWorker(d: WorkerDeps) {
       return { kind: "ack" };
     } catch (err) {
       // Infrastructure trouble (database, broker): give the row back and let the broker retry later.
-      await d.ledger.release(msg.d, (err as Error).message).catch(() => undefined);
+      await d.ledger.release(msg.d, (err as Error).message, { retryInMs: retryIn }).catch(() => undefined);
       dlog.warn({ err: (err as Error).message }, "delivery attempt errored; will retry");
-      return { kind: "retry", error: (err as Error).message };
+      return { kind: "retry", error: (err as Error).message, delayMs: retryIn };
     }
   }
 

@@ -3,6 +3,10 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { UserDirectory, type User } from "../../gen/cinema/users/v1/user_directory_pb.js";
 import { createGrpcClient, type GrpcClient } from "../rpc/grpc-client.js";
 import type { Logger } from "../log/logger.js";
+import type { BreakerSettings, RampSettings } from "../config/config.js";
+import { createBreaker, type Breaker } from "../reliability/breaker.js";
+import { classifyUsers } from "../reliability/classify.js";
+import { createRamp } from "../reliability/ramp.js";
 
 export interface UsersClientOptions {
   addr: string;
@@ -17,6 +21,10 @@ export interface UsersClientOptions {
   cacheTtlMs: number;
   timeoutMs: number;
   log: Logger;
+  /** A circuit breaker around the service; unset means none. */
+  breaker?: BreakerSettings;
+  /** How the call rate returns after the breaker closes (with `breaker`). */
+  ramp?: RampSettings;
 }
 
 export interface UsersClient {
@@ -27,6 +35,8 @@ export interface UsersClient {
   /** The underlying client for paging (campaign audiences). */
   readonly directory: GrpcClient<typeof UserDirectory>;
   readonly limiter: Bottleneck;
+  /** Open while the service looks down: calls fail fast with UNAVAILABLE and workers wait. */
+  readonly breaker?: Breaker;
   close(): void;
 }
 
@@ -47,8 +57,46 @@ export function createUsersClient(o: UsersClientOptions): UsersClient {
   let pending = new Map<string, { resolve: (u: User | undefined) => void; reject: (e: unknown) => void }[]>();
   let scheduled = false;
 
+  const breaker = o.breaker
+    ? createBreaker({
+        name: "users",
+        ...o.breaker,
+        // Any answer but UNAVAILABLE or a timeout shows the service is back (an empty lookup is cheap).
+        probe: async () => {
+          try {
+            await reader.getUsers({ ids: [] }, { timeoutMs: Math.min(o.timeoutMs, o.breaker!.probeMs) });
+          } catch (err) {
+            if (classifyUsers(err).dependencyDown) throw err;
+          }
+        },
+        log: o.log,
+      })
+    : undefined;
+  if (breaker) {
+    const ramp = createRamp({
+      ...(o.ramp ?? { durationMs: 60_000, startFraction: 0.1 }),
+      apply: (f) => limiter.updateSettings({ minTime: Math.floor(1000 / Math.max(1, o.rate * f)) }),
+    });
+    breaker.onChange((up) => up && ramp.start());
+  }
+
+  // Every call goes through the breaker: fail fast while it is open, count the failures that say the
+  // service is down (not a NOT_FOUND or a bad request).
+  const guarded = async <T>(call: () => Promise<T>): Promise<T> => {
+    if (!breaker) return limiter.schedule(call);
+    if (!breaker.available) throw new ConnectError("user service unavailable (circuit open)", Code.Unavailable);
+    try {
+      const r = await limiter.schedule(call);
+      breaker.success();
+      return r;
+    } catch (err) {
+      if (classifyUsers(err).dependencyDown) breaker.failure(err);
+      throw err;
+    }
+  };
+
   const fetchBatch = async (ids: string[]) => {
-    const res = await limiter.schedule(() => reader.getUsers({ ids }));
+    const res = await guarded(() => reader.getUsers({ ids }));
     const until = Date.now() + o.cacheTtlMs;
     const found = new Map(res.users.map((u) => [u.id, u]));
     for (const id of ids) cache.set(id, { user: found.get(id) ?? null, until });
@@ -99,23 +147,22 @@ export function createUsersClient(o: UsersClientOptions): UsersClient {
     },
     getUser: load,
     async confirmEmail(userId) {
-      const r = await limiter.schedule(() => primary.confirmEmail({ userId }));
+      const r = await guarded(() => primary.confirmEmail({ userId }));
       cache.delete(userId);
       return r.newlyConfirmed;
     },
     directory: reader,
     limiter,
+    breaker,
     close() {
+      breaker?.close();
       primary.close();
       if (reader !== primary) reader.close();
     },
   };
 }
 
-/** True when a user-service error is worth retrying later. */
+/** True when a user-service error is worth retrying later (see internal/reliability/classify.ts). */
 export function isTransientUsersError(err: unknown): boolean {
-  if (err instanceof ConnectError) {
-    return [Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted, Code.Aborted, Code.Internal, Code.Unknown].includes(err.code);
-  }
-  return true;
+  return classifyUsers(err).transient;
 }
