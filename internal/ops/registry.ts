@@ -5,6 +5,7 @@ import { file_health_v1_health } from "../../gen/health/v1/health_pb.js";
 import { file_notify_v1_notification_service } from "../../gen/notify/v1/notification_service_pb.js";
 import { file_notify_v1_campaign_service } from "../../gen/notify/v1/campaign_service_pb.js";
 import { file_notify_v1_template_service } from "../../gen/notify/v1/template_service_pb.js";
+import { file_notify_v1_admin_service } from "../../gen/notify/v1/admin_service_pb.js";
 import { file_notify_v1_ops_service } from "../../gen/notify/v1/ops_service_pb.js";
 import { file_notify_v1_events } from "../../gen/notify/v1/events_pb.js";
 import { file_notify_v1_trigger_service } from "../../gen/notify/v1/trigger_service_pb.js";
@@ -35,6 +36,7 @@ export const notifydFiles: readonly DescFile[] = [
   file_notify_v1_inbox_service,
   file_notify_v1_preference_service,
   file_notify_v1_ops_service,
+  file_notify_v1_admin_service,
 ];
 
 /**

@@ -1,7 +1,7 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { AdminRole } from "../../../gen/notify/v1/admin_service_pb.js";
 import { admin, Code, ConnectError, errorText, onSignedOut } from "./api.js";
-import { ErrorBox } from "./components/ui.js";
+import { ErrorBox, Logo } from "./components/ui.js";
 import { initialLang, LangContext, useT, type Lang } from "./i18n.js";
 import { PAGES } from "./pages.js";
 import { SignInPage } from "./pages/sign-in.js";
@@ -31,7 +31,7 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
           ☰
         </button>
         <Link to="/" className="brand">
-          🎬 Notify admin
+          <Logo /> Notify admin
         </Link>
         <span className="who">
           <Link to="/account" data-testid="who">

@@ -106,6 +106,8 @@ const RU: Record<string, string> = {
   Open: "Открыть",
   Close: "Закрыть",
   Archived: "В архиве",
+  Archive: "В архив",
+  Restore: "Восстановить",
   "Show archived": "Показать архивные",
   Locale: "Язык",
   Address: "Адрес",

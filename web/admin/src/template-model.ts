@@ -77,7 +77,7 @@ export function draftFromVersion(t: Template, v: TemplateVersion): Draft {
       name: x.name,
       type: x.type,
       required: x.required,
-      sample: x.sample ? JSON.stringify(toJson(ValueSchema, x.sample)) : "",
+      sample: x.sample ? sampleText(toJson(ValueSchema, x.sample)) : "",
       description: x.description,
     })),
     contents: Object.fromEntries(v.contents.map((c) => [c.locale, { ...c.parts }])),
@@ -85,9 +85,15 @@ export function draftFromVersion(t: Template, v: TemplateVersion): Draft {
   };
 }
 
-/** Parses a sample; text that is not JSON is taken as a string, so `Dune` works as well as `"Dune"`. */
-export function parseSample(text: string): JsonValue | undefined {
+/**
+ * A sample as typed in the editor, read by the variable's type: strings and URLs as they are, numbers
+ * and booleans parsed, lists and objects as JSON (text that is not JSON stays a string, and the
+ * server's type check reports it).
+ */
+export function parseSample(text: string, type: VariableType): JsonValue | undefined {
   if (text.trim() === "") return undefined;
+  if (type === VariableType.STRING || type === VariableType.URL) return text;
+  if (type === VariableType.NUMBER && text.trim() !== "" && !Number.isNaN(Number(text))) return Number(text);
   try {
     return JSON.parse(text) as JsonValue;
   } catch {
@@ -95,11 +101,17 @@ export function parseSample(text: string): JsonValue | undefined {
   }
 }
 
+/** The editor's text for a stored sample: the inverse of parseSample. */
+export function sampleText(v: JsonValue | undefined): string {
+  if (v === undefined || v === null) return "";
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
 export function toVariables(d: Draft) {
   return d.variables
     .filter((v) => v.name.trim())
     .map((v) => {
-      const s = parseSample(v.sample);
+      const s = parseSample(v.sample, v.type);
       return create(VariableSchema, {
         name: v.name.trim(),
         type: v.type,
@@ -124,7 +136,7 @@ export function sampleData(d: Draft): JsonObject {
   for (const v of d.variables) {
     const name = v.name.trim();
     if (!name || name.includes(".")) continue;
-    const s = parseSample(v.sample);
+    const s = parseSample(v.sample, v.type);
     if (s !== undefined) out[name] = s;
   }
   return out;

@@ -20,7 +20,7 @@ export function HourlyChart({ hours }: { hours: HourlyOutcomes[] }) {
   const step = (W - pad.l - pad.r) / Math.max(1, hours.length);
   const bar = Math.max(2, step * 0.75);
   const y = (v: number) => pad.t + (H - pad.t - pad.b) * (1 - v / max);
-  const ticks = [0, 0.5, 1].map((f) => Math.round(max * f));
+  const ticks = [...new Set([0, 0.5, 1].map((f) => Math.round(max * f)))];
   return (
     <figure className="chart">
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={t("Deliveries per hour, last 24 hours")}>

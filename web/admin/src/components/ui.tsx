@@ -77,3 +77,14 @@ export function StatusBadge({ status }: { status: DeliveryStatus }) {
 export function Badge({ kind, children }: { kind?: "ok" | "bad" | "warn"; children: ReactNode }) {
   return <span className={`badge ${kind ?? ""}`}>{children}</span>;
 }
+
+/** The panel's mark: a film frame with a bell, drawn inline (no emoji font needed on servers). */
+export function Logo() {
+  return (
+    <svg className="logo" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+      <rect x="2" y="4" width="20" height="16" rx="2" fill="none" stroke="currentColor" strokeWidth="2" />
+      <path d="M6 4v16M18 4v16" stroke="currentColor" strokeWidth="1.5" strokeDasharray="2 2" />
+      <path d="M12 8a3 3 0 0 1 3 3v2l1 1.5H8L9 13v-2a3 3 0 0 1 3-3z" fill="currentColor" />
+    </svg>
+  );
+}

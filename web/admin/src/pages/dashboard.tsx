@@ -10,26 +10,33 @@ type Readiness = { ready: boolean; checks: Record<string, unknown> };
 const REFRESH_MS = 10_000;
 
 /** A closed breaker is healthy; a closed connection is not. */
-function checkKind(key: string, v: unknown): "ok" | "bad" | "warn" {
-  const s = typeof v === "string" ? v : JSON.stringify(v);
-  if (/^(up|running|ok|true)$/i.test(s) || (/breaker/i.test(key) && /^closed$/i.test(s))) return "ok";
-  if (/half/i.test(s)) return "warn";
-  if (/open|down|closed|fail|paused|false/i.test(s)) return "bad";
+function checkKind(key: string, v: string): "ok" | "bad" | "warn" {
+  if (/^(up|running|ok|true)$/i.test(v) || (v === "closed" && !/^nats/.test(key))) return "ok";
+  if (/half/i.test(v)) return "warn";
+  if (/open|down|closed|fail|paused|false/i.test(v)) return "bad";
   return "warn";
 }
 
-/** Health checks from /readyz, flattened: breakers, channels, consumers. */
-function HealthList({ r }: { r: Readiness }) {
-  const rows: [string, unknown][] = [];
-  for (const [k, v] of Object.entries(r.checks)) {
-    if (v && typeof v === "object" && !Array.isArray(v)) for (const [k2, v2] of Object.entries(v)) rows.push([`${k}.${k2}`, v2]);
-    else rows.push([k, v]);
+/** /readyz checks as "name: state" rows; breakers report objects whose `state` is what matters. */
+function flatten(prefix: string, v: unknown, out: [string, string, string][]) {
+  if (v && typeof v === "object" && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    if (typeof o.state === "string") out.push([prefix, o.state, JSON.stringify(o)]);
+    else for (const [k, x] of Object.entries(o)) flatten(prefix ? `${prefix}.${k}` : k, x, out);
+  } else {
+    const s = typeof v === "string" ? v : JSON.stringify(v);
+    out.push([prefix, s, s]);
   }
+}
+
+function HealthList({ r }: { r: Readiness }) {
+  const rows: [string, string, string][] = [];
+  flatten("", r.checks, rows);
   return (
     <ul className="health">
-      {rows.map(([k, v]) => (
-        <li key={k}>
-          <span>{k}</span> <Badge kind={checkKind(k, v)}>{typeof v === "string" ? v : JSON.stringify(v)}</Badge>
+      {rows.map(([k, v, detail]) => (
+        <li key={k} title={detail}>
+          <span>{k}</span> <Badge kind={checkKind(k, v)}>{v}</Badge>
         </li>
       ))}
     </ul>

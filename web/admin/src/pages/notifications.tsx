@@ -68,9 +68,9 @@ export function NotificationsPage() {
               <tr>
                 <th>{t("Created")}</th>
                 <th>{t("Template")}</th>
-                <th>{t("Channel")}</th>
+                <th className="hide-sm">{t("Channel")}</th>
                 <th>{t("Status")}</th>
-                <th className="num">{t("Attempts")}</th>
+                <th className="num hide-sm">{t("Attempts")}</th>
                 <th>{t("Last error")}</th>
               </tr>
             </thead>
@@ -81,11 +81,11 @@ export function NotificationsPage() {
                     <Link to={`/notifications/${d.notificationId}`}>{formatTime(d.createdAt)}</Link>
                   </td>
                   <td>{d.template}</td>
-                  <td>{d.channel}</td>
+                  <td className="hide-sm">{d.channel}</td>
                   <td>
                     <StatusBadge status={d.status} />
                   </td>
-                  <td className="num">{d.attempts}</td>
+                  <td className="num hide-sm">{d.attempts}</td>
                   <td className="wrap">{d.lastError}</td>
                 </tr>
               ))}

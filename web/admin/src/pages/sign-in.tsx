@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { admin, errorText } from "../api.js";
-import { ErrorBox } from "../components/ui.js";
+import { ErrorBox, Logo } from "../components/ui.js";
 import { useT } from "../i18n.js";
 import type { SessionInfo } from "../session.js";
 
@@ -29,7 +29,9 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (s: SessionInfo) => voi
   return (
     <main className="sign-in">
       <form className="card" onSubmit={submit} aria-label={t("Sign in")}>
-        <h1>🎬 {t("Sign in")}</h1>
+        <h1>
+          <Logo /> {t("Sign in")}
+        </h1>
         <label className="field">
           <span>{t("Email")}</span>
           <input name="email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />

@@ -51,9 +51,9 @@ export function TemplateEditorPage({ params }: { params: Record<string, string> 
   };
 
   useEffect(() => {
+    setTpl(undefined);
     if (key) void open(0);
     else {
-      setTpl(undefined);
       setDraft(emptyDraft());
       setLocale("en");
     }
@@ -113,6 +113,15 @@ export function TemplateEditorPage({ params }: { params: Record<string, string> 
   };
 
   const props = { draft, change, readOnly, isNew, layouts, locale, setLocale };
+  // Nothing is editable before the stored version arrived, so no keystroke is lost to the load.
+  if (!isNew && !tpl) {
+    return (
+      <div className="page">
+        <ErrorBox error={error} />
+        {!error && <p className="muted">{t("Loading")}…</p>}
+      </div>
+    );
+  }
   return (
     <div className="page">
       <p>
@@ -154,7 +163,7 @@ export function TemplateEditorPage({ params }: { params: Record<string, string> 
                       {t("Save and publish")}
                     </button>
                     <button className="small" onClick={() => void archive()}>
-                      {tpl?.archived ? "↺" : "🗄"} {tpl?.archived ? "restore" : "archive"}
+                      {tpl?.archived ? t("Restore") : t("Archive")}
                     </button>
                   </>
                 )}

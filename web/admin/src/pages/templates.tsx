@@ -65,10 +65,10 @@ export function TemplatesPage() {
               <tr>
                 <th>{t("Key")}</th>
                 <th>{t("Name")}</th>
-                <th>{t("Category")}</th>
-                <th>{t("Channels")}</th>
+                <th className="hide-sm">{t("Category")}</th>
+                <th className="hide-sm">{t("Channels")}</th>
                 <th className="num">{t("Version")}</th>
-                <th>{t("Created")}</th>
+                <th className="hide-sm">{t("Created")}</th>
               </tr>
             </thead>
             <tbody>
@@ -78,13 +78,13 @@ export function TemplatesPage() {
                     <Link to={`/templates/${encodeURIComponent(x.key)}`}>{x.key}</Link> {x.archived && <Badge kind="warn">{t("Archived")}</Badge>}
                   </td>
                   <td>{x.name}</td>
-                  <td>{x.category}</td>
-                  <td>{x.channels.join(", ")}</td>
+                  <td className="hide-sm">{x.category}</td>
+                  <td className="hide-sm">{x.channels.join(", ")}</td>
                   <td className="num">
                     {x.currentVersion}
                     {x.latestVersion > x.currentVersion && <span className="muted"> (+{x.latestVersion - x.currentVersion} {t("Draft").toLowerCase()})</span>}
                   </td>
-                  <td>{formatTime(x.updatedAt ?? x.createdAt)}</td>
+                  <td className="hide-sm">{formatTime(x.updatedAt ?? x.createdAt)}</td>
                 </tr>
               ))}
             </tbody>
