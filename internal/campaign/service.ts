@@ -44,22 +44,23 @@ export interface CampaignServiceDeps {
 const S = "notify.v1.CampaignService";
 
 /**
- * Reads need `read`; every change needs `admin`: a campaign can mail every user of the cinema, which
- * is a manager's decision, not something an internal service with a `send` key should be able to do.
+ * Reads need `read`; every change needs `manage` (the admin panel's managers; `admin` implies it): a
+ * campaign can mail every user of the cinema, which is a manager's decision, not something an
+ * internal service with a `send` key should be able to do.
  */
 export const CAMPAIGN_RULES: Record<string, Requirement> = {
   [`${S}/Get`]: { scope: "read" },
   [`${S}/List`]: { scope: "read" },
   [`${S}/EstimateAudience`]: { scope: "read" },
   [`${S}/WatchProgress`]: { scope: "read" },
-  [`${S}/Create`]: { scope: "admin" },
-  [`${S}/Update`]: { scope: "admin" },
-  [`${S}/AppendAudience`]: { scope: "admin" },
-  [`${S}/Schedule`]: { scope: "admin" },
-  [`${S}/Pause`]: { scope: "admin" },
-  [`${S}/Resume`]: { scope: "admin" },
-  [`${S}/Cancel`]: { scope: "admin" },
-  [`${S}/SetRate`]: { scope: "admin" },
+  [`${S}/Create`]: { scope: "manage" },
+  [`${S}/Update`]: { scope: "manage" },
+  [`${S}/AppendAudience`]: { scope: "manage" },
+  [`${S}/Schedule`]: { scope: "manage" },
+  [`${S}/Pause`]: { scope: "manage" },
+  [`${S}/Resume`]: { scope: "manage" },
+  [`${S}/Cancel`]: { scope: "manage" },
+  [`${S}/SetRate`]: { scope: "manage" },
 };
 
 const USER_ID = /^[A-Za-z0-9_.:@-]+$/;

@@ -28,6 +28,11 @@ export const TRIGGER_RULES: Record<string, Requirement> = {
   "notify.v1.TriggerService/Stats": { scope: "read" },
   // The site's own services ask for a fresh link when a user clicks "send it again".
   "notify.v1.TriggerService/ResendConfirmation": { scope: "send" },
+  // Managers in the admin panel edit trigger rules ("admin" implies "manage").
+  "notify.v1.TriggerService/Create": { scope: "manage" },
+  "notify.v1.TriggerService/Update": { scope: "manage" },
+  "notify.v1.TriggerService/Delete": { scope: "manage" },
+  "notify.v1.TriggerService/SetEnabled": { scope: "manage" },
 };
 
 const USER_ID = /^[A-Za-z0-9_.:@-]{1,64}$/;

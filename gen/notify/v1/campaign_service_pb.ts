@@ -1246,7 +1246,8 @@ export const MisfirePolicySchema: GenEnum<MisfirePolicy> = /*@__PURE__*/
  * CampaignService lets managers and operators send one template to many users: everyone, a segment of the
  * user directory, or an uploaded list of ids; now, at a time, or on a cron schedule (optionally at the same
  * local time in each user's time zone); at an adjustable rate. Reads need the `read` scope; everything that
- * changes a campaign needs `admin` (a mass mailing is a manager's decision, not an internal service's).
+ * changes a campaign needs `manage` (managers in the admin panel; `admin` implies it): a mass mailing is a
+ * manager's decision, not an internal service's.
  *
  * @generated from service notify.v1.CampaignService
  */
