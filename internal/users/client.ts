@@ -54,8 +54,12 @@ export function createUsersClient(o: UsersClientOptions): UsersClient {
     minTime: Math.floor(1000 / o.rate),
   });
   const cache = new Map<string, { user: User | null; until: number }>();
-  let pending = new Map<string, { resolve: (u: User | undefined) => void; reject: (e: unknown) => void }[]>();
-  let scheduled = false;
+  type Waiter = { resolve: (u: User | undefined) => void; reject: (e: unknown) => void };
+  // Ids wait here until the limiter lets a call start; each call takes up to `batch` ids when it
+  // starts, not when it is queued, so under the rate cap ids pile into full batches instead of each
+  // queueing a call of its own (one-id calls would make the rate cap the throughput).
+  const pending = new Map<string, Waiter[]>();
+  let queued = 0;
 
   const breaker = o.breaker
     ? createBreaker({
@@ -95,34 +99,46 @@ export function createUsersClient(o: UsersClientOptions): UsersClient {
     }
   };
 
-  const fetchBatch = async (ids: string[]) => {
-    const res = await guarded(() => reader.getUsers({ ids }));
-    const until = Date.now() + o.cacheTtlMs;
-    const found = new Map(res.users.map((u) => [u.id, u]));
-    for (const id of ids) cache.set(id, { user: found.get(id) ?? null, until });
-    if (cache.size > 100_000) {
-      const now = Date.now();
-      for (const [k, v] of cache) if (v.until < now) cache.delete(k);
+  const takeBatch = () => {
+    const taken = new Map<string, Waiter[]>();
+    for (const [id, ws] of pending) {
+      if (taken.size >= o.batch) break;
+      taken.set(id, ws);
+      pending.delete(id);
     }
-    return found;
+    return taken;
   };
 
-  const flush = () => {
-    scheduled = false;
-    const batch = pending;
-    pending = new Map();
-    const ids = [...batch.keys()];
-    for (let i = 0; i < ids.length; i += o.batch) {
-      const chunk = ids.slice(i, i + o.batch);
-      fetchBatch(chunk).then(
-        (found) => {
-          for (const id of chunk) for (const w of batch.get(id) ?? []) w.resolve(found.get(id));
-        },
-        (err) => {
-          for (const id of chunk) for (const w of batch.get(id) ?? []) w.reject(err);
-        },
-      );
-    }
+  const startCall = () => {
+    queued++;
+    let taken: Map<string, Waiter[]> | undefined;
+    guarded(async () => {
+      queued--;
+      taken = takeBatch();
+      return taken.size ? reader.getUsers({ ids: [...taken.keys()] }) : undefined;
+    }).then(
+      (res) => {
+        if (!res || !taken) return;
+        const until = Date.now() + o.cacheTtlMs;
+        const found = new Map(res.users.map((u) => [u.id, u]));
+        for (const [id, ws] of taken) {
+          cache.set(id, { user: found.get(id) ?? null, until });
+          for (const w of ws) w.resolve(found.get(id));
+        }
+        if (cache.size > 100_000) {
+          const now = Date.now();
+          for (const [k, v] of cache) if (v.until < now) cache.delete(k);
+        }
+      },
+      (err) => {
+        // Refused before it started (circuit open): the ids it would have taken fail now.
+        if (!taken) {
+          queued--;
+          taken = takeBatch();
+        }
+        for (const ws of taken.values()) for (const w of ws) w.reject(err);
+      },
+    );
   };
 
   const load = (id: string) =>
@@ -132,10 +148,7 @@ export function createUsersClient(o: UsersClientOptions): UsersClient {
       const list = pending.get(id);
       if (list) list.push({ resolve, reject });
       else pending.set(id, [{ resolve, reject }]);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
+      if (pending.size > queued * o.batch) startCall();
     });
 
   return {
