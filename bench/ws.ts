@@ -1,0 +1,253 @@
+// bench:ws — the websocket gateway against its raw baseline, in one run:
+//   * RSS per idle connection: a gateway-only notifyd process holding BENCH_WS_CONNS connections, and a
+//     bare `ws` server process holding as many;
+//   * Send -> client receive latency at BENCH_WS_RATE notifications/s: Send (gRPC) -> relay -> planner ->
+//     websocket worker (inbox row + core NATS) -> gateway process -> client; the baseline pushes the
+//     same frames straight from the bare server.
+// Every process is separate (users-demo, pipeline notifyd, gateway notifyd, raw server); the clients
+// run in this process. Prints a table (docs/websocket.md keeps the latest one).
+import { SignJWT } from "jose";
+import WebSocket from "ws";
+import { NotificationService } from "../gen/notify/v1/notification_service_pb.js";
+import { generateKey } from "../internal/auth/api-keys.js";
+import { createConnectClient } from "../internal/rpc/connect-client.js";
+import { dropDatabase, ensureDatabase } from "../internal/store/db.js";
+import { migrate } from "../internal/store/migrate.js";
+import { freePorts } from "../test/harness/ports.js";
+import { spawnNode, type ManagedProcess } from "../test/harness/processes.js";
+import { loadavg } from "node:os";
+import { cpuMs, percentile, rssKiB, table } from "./lib/stats.js";
+
+const CONNS = Number(process.env.BENCH_WS_CONNS ?? 5000);
+const RATE = Number(process.env.BENCH_WS_RATE ?? 200);
+const SECONDS = Number(process.env.BENCH_WS_SECONDS ?? 10);
+/** Clients acknowledge each notification, as the site's script does (ack -> delivered in the ledger). */
+const ACK = (process.env.BENCH_WS_ACK ?? "1") !== "0";
+const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
+const SECRET = "bench-ws-secret-0123456789abcdefghijklmnop";
+const TITLE = /"title":"bench (\d+)"/;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const body = "Your tickets for tonight are ready. Doors open at 19:30; enjoy the film and the popcorn.";
+
+async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
+}
+
+/** Opens CONNS clients; onFrame sees every text frame with the receive time. */
+async function openClients(url: (i: number) => string, headers: (i: number) => Promise<Record<string, string>>, onFrame: (i: number, text: string, at: number, ws: WebSocket) => void) {
+  const clients: WebSocket[] = new Array(CONNS);
+  await pool(CONNS, 100, async (i) => {
+    const ws = new WebSocket(url(i), { headers: await headers(i), perMessageDeflate: false });
+    ws.on("message", (data) => onFrame(i, data.toString(), performance.now(), ws));
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+      ws.once("unexpected-response", (_q, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    });
+    clients[i] = ws;
+  });
+  return clients;
+}
+
+async function closeClients(clients: WebSocket[]) {
+  for (const ws of clients) ws?.terminate();
+  await sleep(500);
+}
+
+/** Offers `total` pushes at RATE/s; push(i, user) starts one and records its start time. */
+async function paced(total: number, push: (i: number, user: number) => unknown, started: number[]) {
+  const t0 = performance.now();
+  const pending: unknown[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    started[i] = performance.now();
+    pending.push(push(i, 1 + Math.floor(Math.random() * CONNS)));
+  }
+  await Promise.all(pending);
+}
+
+async function waitFor(cond: () => boolean, timeoutMs: number) {
+  const end = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < end) await sleep(50);
+}
+
+function latencies(started: number[], got: Map<number, number>) {
+  const lat = started.map((t, i) => (got.get(i) ?? NaN) - t).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1], lost: started.length - lat.length };
+}
+
+async function measureRss(pid: number, open: () => Promise<WebSocket[]>) {
+  await sleep(1000);
+  const before = rssKiB(pid);
+  const clients = await open();
+  await sleep(3000);
+  const after = rssKiB(pid);
+  return { clients, before, after, perConnKiB: (after - before) / CONNS };
+}
+
+async function raw() {
+  const [port] = await freePorts(1);
+  const srv = spawnNode("bench/lib/ws-raw-server.ts", [], { RAW_WS_PORT: String(port) }, { name: "raw-ws" });
+  try {
+    await srv.waitForLine((l) => l.json?.msg === "raw ws listening", 30_000);
+    const got = new Map<number, number>();
+    const rss = await measureRss(srv.pid, () =>
+      openClients(
+        (i) => `ws://127.0.0.1:${port}/?u=u${i + 1}`,
+        async () => ({}),
+        (_i, text, at) => {
+          const m = TITLE.exec(text);
+          if (m) got.set(Number(m[1]), at);
+        },
+      ),
+    );
+    const control = new WebSocket(`ws://127.0.0.1:${port}/control`);
+    await new Promise((r) => control.once("open", r));
+    const total = RATE * SECONDS;
+    const started: number[] = [];
+    const cpu0 = cpuMs(srv.pid);
+    const frame = (i: number) =>
+      JSON.stringify({
+        type: "notification",
+        notification: { id: crypto.randomUUID(), notificationId: crypto.randomUUID(), category: "transactional", template: "plain", title: `bench ${i}`, body, createdAt: new Date().toISOString() },
+      });
+    await paced(total, (i, u) => control.send(`u${u}\n${frame(i)}`), started);
+    await waitFor(() => got.size >= total, 10_000);
+    const cpu = (cpuMs(srv.pid) - cpu0) / total;
+    control.close();
+    await closeClients(rss.clients);
+    return { ...rss, ...latencies(started, got), rssTotal: rss.after, cpu: `server ${cpu.toFixed(2)}` };
+  } finally {
+    await srv.stop({ timeoutMs: 5000 });
+  }
+}
+
+async function platform() {
+  const name = `bench_ws_${Date.now().toString(36)}`;
+  const dbUrl = `${MARIADB}/${name}`;
+  const usersDbUrl = `${MARIADB}/${name}_users`;
+  await ensureDatabase(dbUrl);
+  await migrate(dbUrl);
+  const [usersPort, grpcPort, httpPort, wsPort] = await freePorts(4);
+  const apiKey = generateKey();
+  const procs: ManagedProcess[] = [];
+  try {
+    const users = spawnNode("cmd/users-demo/main.ts", [], { USERS_DEMO_DB_URL: usersDbUrl, USERS_DEMO_ADDR: `127.0.0.1:${usersPort}`, USERS_DEMO_USERS: String(CONNS) }, { name: "users-demo-bench" });
+    procs.push(users);
+    await users.waitForLine("users-demo listening", 120_000);
+    const env = {
+      NOTIFY_DB_URL: dbUrl,
+      NOTIFY_NATS_PREFIX: name.replace(/_/g, ""),
+      NOTIFY_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+      NOTIFY_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+      NOTIFY_USERS_ADDR: `127.0.0.1:${usersPort}`,
+      NOTIFY_BOOTSTRAP_API_KEY: apiKey,
+      NOTIFY_MIGRATE_ON_START: "false",
+      NOTIFY_JWT_SECRET: SECRET,
+      NOTIFY_LOG_LEVEL: "info",
+    };
+    // One after the other: first starts create bootstrap rows (API key, first admin) once.
+    const pipeline = spawnNode("cmd/notifyd/main.ts", [], { ...env, NOTIFY_ROLES: "api,relay,planner,worker" }, { name: "notifyd-pipeline", logFile: true });
+    procs.push(pipeline);
+    await pipeline.waitForLine("notifyd started", 60_000);
+    const gateway = spawnNode("cmd/notifyd/main.ts", [], { ...env, NOTIFY_ROLES: "gateway", NOTIFY_WS_ADDR: `127.0.0.1:${wsPort}` }, { name: "notifyd-gateway", logFile: true });
+    procs.push(gateway);
+    await gateway.waitForLine("notifyd started", 60_000);
+
+    const key = new TextEncoder().encode(SECRET);
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const got = new Map<number, number>();
+    let hellos = 0;
+    const rss = await measureRss(gateway.pid, () =>
+      openClients(
+        () => `ws://127.0.0.1:${wsPort}/ws`,
+        async (i) => ({ authorization: `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(`u${i + 1}`).setExpirationTime(exp).sign(key)}` }),
+        (_i, text, at, ws) => {
+          if (text.startsWith('{"type":"hello"')) {
+            hellos++;
+            return;
+          }
+          const m = TITLE.exec(text);
+          if (!m) return;
+          got.set(Number(m[1]), at);
+          if (ACK) ws.send(JSON.stringify({ type: "ack", ids: [JSON.parse(text).notification.id] }));
+        },
+      ),
+    );
+    await waitFor(() => hellos >= CONNS, 30_000);
+
+    const client = createConnectClient(NotificationService, { baseUrl: `http://127.0.0.1:${grpcPort}`, apiKey });
+    const send = (i: number, u: number) =>
+      client.send({
+        idempotencyKey: `ws-${i}`,
+        template: "plain",
+        channels: ["websocket"],
+        recipients: [{ target: { case: "userId", value: `u${u}` } }],
+        data: { subject: `bench ${i}`, body },
+      });
+    // Warm-up (JIT, pools, template cache, user cache), then forget those receipts.
+    await pool(300, 16, (i) => send(1_000_000 + i, 1 + (i % CONNS)));
+    await waitFor(() => got.size >= 300, 30_000);
+    got.clear();
+
+    const total = RATE * SECONDS;
+    const started: number[] = [];
+    const [p0, g0] = [cpuMs(pipeline.pid), cpuMs(gateway.pid)];
+    await paced(total, (i, u) => send(i, u), started);
+    await waitFor(() => got.size >= total, 30_000);
+    const [p1, g1] = [cpuMs(pipeline.pid), cpuMs(gateway.pid)];
+    const lat = latencies(started, got);
+    await closeClients(rss.clients);
+    return { ...rss, ...lat, rssTotal: rss.after, cpu: `pipeline ${((p1 - p0) / total).toFixed(2)}, gateway ${((g1 - g0) / total).toFixed(2)}` };
+  } finally {
+    for (const p of procs.reverse()) await p.stop({ timeoutMs: 15_000 }).catch(() => undefined);
+    if (!process.env.BENCH_KEEP) await dropDatabase(dbUrl).catch(() => undefined);
+    if (!process.env.BENCH_KEEP) await dropDatabase(usersDbUrl).catch(() => undefined);
+  }
+}
+
+const load0 = loadavg()[0];
+const rawR = await raw();
+const gw = await platform();
+const mib = (k: number) => `${(k / 1024).toFixed(0)} MiB`;
+const rows = [
+  {
+    scenario: "raw: bare ws server pushes the frame",
+    conns: CONNS,
+    "RSS before -> after": `${mib(rawR.before)} -> ${mib(rawR.rssTotal)}`,
+    "KiB/conn": rawR.perConnKiB,
+    "p50 ms": rawR.p50,
+    "p99 ms": rawR.p99,
+    "max ms": rawR.max,
+    lost: rawR.lost,
+    "cpu ms/notification": rawR.cpu,
+  },
+  {
+    scenario: "platform: Send -> pipeline -> gateway -> client",
+    conns: CONNS,
+    "RSS before -> after": `${mib(gw.before)} -> ${mib(gw.rssTotal)}`,
+    "KiB/conn": gw.perConnKiB,
+    "p50 ms": gw.p50,
+    "p99 ms": gw.p99,
+    "max ms": gw.max,
+    lost: gw.lost,
+    "cpu ms/notification": gw.cpu,
+  },
+];
+process.stdout.write(
+  `\nbench:ws  ${CONNS} connections, ${RATE} notifications/s for ${SECONDS}s, clients ack: ${ACK}; ` +
+    `machine load average ${load0.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end (2 cores)\n\n${table(rows)}\n\n`,
+);
+process.stdout.write(
+  `targets: < 20 KiB per idle connection (gateway: ${gw.perConnKiB.toFixed(1)}), p99 < 100 ms (platform: ${gw.p99.toFixed(1)}); ` +
+    `RSS is the gateway-only notifyd process (the pipeline runs in another process).\n`,
+);
+process.exit(0);
