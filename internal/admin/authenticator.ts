@@ -6,13 +6,13 @@ import type { Session, SessionStore } from "./sessions.js";
 
 /**
  * True when the request carries a header that a cross-site HTML form cannot send: Connect's protocol
- * version header, or a gRPC-Web content type. Browsers only add such headers from scripts of the
+ * version header, or a Connect-streaming or gRPC-Web content type. Browsers only add such headers from scripts of the
  * same origin (anything else needs a CORS preflight that this server never grants), so a cookie that
  * arrives with one was not sent by a forged form. SameSite=Strict already stops cross-site sends;
  * this is the second lock on the door.
  */
 export function sentByScript(h: Headers): boolean {
-  return h.has("connect-protocol-version") || /^application\/grpc-web/i.test(h.get("content-type") ?? "");
+  return h.has("connect-protocol-version") || /^application\/(grpc-web|connect\+)/i.test(h.get("content-type") ?? "");
 }
 
 /** The "admin-session" authenticator: the session cookie -> a principal with its role's scopes. */

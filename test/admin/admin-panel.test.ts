@@ -1,11 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { connect, headers as natsHeaders, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { createAdminUserStore } from "../../internal/admin/users.js";
 import { createDb, type Db } from "../../internal/store/db.js";
+import { freePort } from "../harness/ports.js";
 import { ARTIFACTS_DIR } from "../harness/processes.js";
-import { startTestStack, type TestNode, type TestStack } from "../harness/platform.js";
+import { eventually, NATS, startTestStack, type TestNode, type TestStack } from "../harness/platform.js";
 import { ensureAdminBuilt, ensureChromium, launchChromium } from "./browser.js";
 
 // End to end in a real browser: Debian's Chromium driven by playwright-core against a running notifyd
@@ -20,6 +22,7 @@ let db: Db;
 let browser: Browser;
 let admin: BrowserContext;
 let page: Page;
+let nc: NatsConnection;
 
 const url = (path: string) => `${node.httpUrl}/admin${path}`;
 const shot = (p: Page, name: string) => p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
@@ -36,8 +39,11 @@ describe.skipIf(!chromiumPath)("the admin panel in a real browser", () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     ensureAdminBuilt();
-    stack = await startTestStack("adminui", { users: 20 });
-    node = await stack.startNode("api,relay,planner,worker");
+    // Links in mail point at NOTIFY_PUBLIC_URL, so the node listens on a port known in advance.
+    const port = await freePort();
+    stack = await startTestStack("adminui", { users: 20, env: { NOTIFY_HTTP_ADDR: `127.0.0.1:${port}`, NOTIFY_PUBLIC_URL: `http://127.0.0.1:${port}` } });
+    node = await stack.startNode("api,relay,planner,worker,scheduler");
+    nc = await connect({ servers: NATS });
     db = createDb({ url: stack.dbUrl, poolSize: 2 });
     const users = createAdminUserStore(db);
     await users.create({ email: "ada@example.test", name: "Ada", role: "admin", password: PW });
@@ -50,6 +56,7 @@ describe.skipIf(!chromiumPath)("the admin panel in a real browser", () => {
 
   afterAll(async () => {
     await browser?.close();
+    await nc?.close();
     await db?.end();
     await stack?.close();
   });
@@ -191,6 +198,91 @@ describe.skipIf(!chromiumPath)("the admin panel in a real browser", () => {
     } finally {
       await ctx.close();
     }
+  });
+
+  it("creates a campaign to a segment, pauses and resumes it, and watches it reach 100%", async () => {
+    stack.sink.reset();
+    await page.getByRole("link", { name: "Campaigns" }).click();
+    await page.getByRole("link", { name: "+ New campaign" }).click();
+    await page.locator("input[name=name]").fill("Spring premiere");
+    await page.locator("select[name=template]").selectOption("plain");
+    await page.getByRole("button", { name: "Next →" }).click();
+    await page.getByRole("radio", { name: "Segment", exact: true }).check();
+    await page.locator("input[name=segmentLocale]").fill("en");
+    await page.getByRole("button", { name: "Estimate size" }).click();
+    const estimate = Number((await page.getByTestId("estimate").textContent())?.split(" ")[0]);
+    expect(estimate).toBeGreaterThan(0);
+    await shot(page, "12-campaign-wizard-audience");
+    await page.getByRole("button", { name: "Next →" }).click();
+    await page.getByRole("checkbox", { name: "email", exact: true }).check();
+    await page.locator("textarea[name=data]").fill('{"subject": "Spring premiere", "body": "See you at the cinema"}');
+    await page.getByRole("button", { name: "Next →" }).click();
+    await page.getByRole("button", { name: "Next →" }).click();
+    await page.locator("input[name=rate]").fill("2");
+    await page.getByRole("button", { name: "Create and start" }).click();
+    await page.waitForURL(/\/admin\/campaigns\/\d+$/);
+    await page.getByRole("button", { name: "Pause" }).click();
+    await page.getByText("paused", { exact: true }).first().waitFor();
+    await page.getByRole("button", { name: "Resume" }).click();
+    await page.getByRole("button", { name: "Pause" }).waitFor();
+    await expect.poll(() => page.getByTestId("progress").first().getAttribute("aria-valuenow"), { timeout: 45_000 }).toBe("100");
+    await shot(page, "13-campaign-progress");
+    const mails = await stack.sink.waitForMessages(estimate, 15_000);
+    expect(mails.filter((m) => m.subject === "Spring premiere")).toHaveLength(estimate);
+  });
+
+  it("changes the confirmation redirect URL, and a new welcome link redirects there", async () => {
+    await page.getByRole("link", { name: "Settings" }).click();
+    const input = page.locator("input[name=confirm_redirect_url]");
+    await input.fill("https://cinema.example/welcome-from-admin");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Saved", { exact: true }).waitFor();
+    await shot(page, "14-settings");
+    stack.sink.reset();
+    const h = natsHeaders();
+    h.set("Nats-Msg-Id", "admin-reg-u7");
+    h.set("content-type", "application/json");
+    await nc.jetstream().publish(`${stack.prefix}.events.user_registered`, new TextEncoder().encode(JSON.stringify({ eventId: "admin-reg-u7", userId: "u7" })), { headers: h });
+    const mail = await eventually(async () => stack.sink.messages().find((m) => m.to.includes("user7@example.test") && m.text.includes("/l/")), 20_000);
+    const link = /http:\/\/127\.0\.0\.1:\d+\/l\/[A-Za-z0-9_-]{22}/.exec(mail.text)?.[0];
+    expect(link).toBeDefined();
+    const r = await fetch(link!, { redirect: "manual" });
+    expect(r.status).toBe(302);
+    expect(r.headers.get("location")).toBe("https://cinema.example/welcome-from-admin");
+  });
+
+  it("lists a dead letter, shows its payload and error, and replays it to the sink", async () => {
+    stack.sink.reset();
+    stack.sink.setMode({ kind: "tempfail", times: 4 });
+    const sent = await fetch(`${node.httpUrl}/notify.v1.NotificationService/Send`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${stack.apiKey}` },
+      body: JSON.stringify({ idempotencyKey: "dead-1", template: "plain", recipients: [{ email: "dead@example.test" }], data: { subject: "Back from the dead", body: "b" } }),
+    });
+    expect(sent.status).toBe(200);
+    await page.getByRole("link", { name: "Dead letters" }).click();
+    const row = page.getByTestId("dead-letters").getByRole("row").filter({ hasText: "max_deliveries" });
+    await expect
+      .poll(
+        async () => {
+          await page.getByLabel("Include replayed").check();
+          await page.getByLabel("Include replayed").uncheck();
+          return row.count();
+        },
+        { timeout: 20_000 },
+      )
+      .toBe(1);
+    stack.sink.setMode({ kind: "ok" });
+    await row.getByRole("button", { name: "Open" }).click();
+    expect((await page.getByTestId("dead-letter-payload").textContent())?.trim().length).toBeGreaterThan(2);
+    expect(await row.textContent()).toContain("451");
+    await shot(page, "15-dead-letters");
+    await row.getByRole("checkbox").check();
+    await page.getByRole("button", { name: "Replay selected (1)" }).click();
+    await page.getByText("Replayed: 1").waitFor();
+    const [mail] = await stack.sink.waitForMessages(1, 20_000);
+    expect(mail.to).toEqual(["dead@example.test"]);
+    expect(mail.subject).toBe("Back from the dead");
   });
 
   it("is readable on a phone, and signs out", async () => {

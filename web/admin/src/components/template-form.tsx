@@ -43,7 +43,7 @@ export function SettingsForm({ draft, change, readOnly, isNew, layouts }: Props)
       <Field label={t("Default locale")}>
         <input name="defaultLocale" value={draft.defaultLocale} size={6} onChange={(e) => set("defaultLocale", e.target.value)} />
       </Field>
-      <Field label={t("Channels")}>
+      <Field label={t("Channels")} group>
         <span className="checks">
           {CHANNELS.map((c) => (
             <label key={c} className="inline">

@@ -47,9 +47,19 @@ export function Card({ title, actions, children }: { title?: ReactNode; actions?
   );
 }
 
-export function Field({ label, children, wide }: { label: string; children: ReactNode; wide?: boolean }) {
+/** A labelled input; `group` for several inputs (checkboxes, radios) that carry their own labels. */
+export function Field({ label, children, wide, group }: { label: string; children: ReactNode; wide?: boolean; group?: boolean }) {
+  const cls = wide ? "field wide" : "field";
+  if (group) {
+    return (
+      <div className={cls} role="group" aria-label={label}>
+        <span>{label}</span>
+        {children}
+      </div>
+    );
+  }
   return (
-    <label className={wide ? "field wide" : "field"}>
+    <label className={cls}>
       <span>{label}</span>
       {children}
     </label>
