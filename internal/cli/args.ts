@@ -68,3 +68,14 @@ export function optInt(values: OptionValues, name: string, range: { min: number;
   }
   return n;
 }
+
+/** An ISO time, "+<duration>" from now or "-<duration>" ago (e.g. -1h). */
+export function parseInstant(text: string, flag: string): Date {
+  if (text.startsWith("+") || text.startsWith("-")) {
+    const ms = parseDuration(text.slice(1));
+    return new Date(Date.now() + (text[0] === "+" ? ms : -ms));
+  }
+  const d = new Date(text);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`${flag}: invalid time ${JSON.stringify(text)} (ISO 8601, +10m or -1h)`);
+  return d;
+}

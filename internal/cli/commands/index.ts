@@ -1,10 +1,14 @@
 import type { Command } from "../context.js";
 import { callCommand } from "./call.js";
+import { campaignCommand } from "./campaign.js";
 import { describeCommand } from "./describe.js";
+import { dlqCommand } from "./dlq.js";
 import { healthCommand } from "./health.js";
 import { historyCommand } from "./history.js";
+import { keysCommand } from "./keys.js";
 import { sendCommand } from "./send.js";
 import { servicesCommand } from "./services.js";
+import { settingsCommand } from "./settings.js";
 import { statusCommand } from "./status.js";
 import { templatesCommand } from "./templates.js";
 
@@ -21,4 +25,8 @@ export const commands: readonly Command[] = [
   statusCommand,
   historyCommand,
   templatesCommand,
+  campaignCommand,
+  dlqCommand,
+  settingsCommand,
+  keysCommand,
 ];
