@@ -73,10 +73,10 @@ export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log
       }),
     };
   });
-  const limiter = new Bottleneck({ maxConcurrent: o.concurrency, minTime: 0, reservoir: null });
-  const setRate = (perSecond: number) =>
-    limiter.updateSettings({ reservoir: perSecond, reservoirRefreshAmount: perSecond, reservoirRefreshInterval: 1000 });
-  setRate(o.rate);
+  // The rate cap spaces sends (minTime) rather than refilling a reservoir: Bottleneck 2.19 stops its
+  // reservoir refresh timer on the second updateSettings, and the ramp changes the rate every second.
+  const limiter = new Bottleneck({ maxConcurrent: o.concurrency, minTime: 1000 / o.rate });
+  const setRate = (perSecond: number) => limiter.updateSettings({ minTime: 1000 / perSecond });
   const rampSettings = o.ramp ?? { durationMs: 60_000, startFraction: 0.1 };
   const ramp = createRamp({
     ...rampSettings,

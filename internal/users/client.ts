@@ -91,7 +91,8 @@ export function createUsersClient(o: UsersClientOptions): UsersClient {
     if (!breaker.available) throw new ConnectError("user service unavailable (circuit open)", Code.Unavailable);
     try {
       const r = await limiter.schedule(call);
-      breaker.success();
+      // A call that found nothing left to ask (undefined) says nothing about the service.
+      if (r !== undefined) breaker.success();
       return r;
     } catch (err) {
       if (classifyUsers(err).dependencyDown) breaker.failure(err);
