@@ -75,11 +75,14 @@ export function createLocaleLookup(db: Db, ttlMs = 5000) {
  */
 export function createPreferenceDecorator(d: { db: Db; publicUrl: string; localeOf: (userId: string) => Promise<string> }): Decorator {
   return async ({ msg, user }) => {
-    const locale = msg.u && !msg.l ? await d.localeOf(msg.u) : "";
+    const address = msg.ch === EMAIL ? (msg.a ?? user?.email ?? "").toLowerCase() : "";
+    const [locale, suppressed] = await Promise.all([
+      msg.u && !msg.l ? d.localeOf(msg.u) : "",
+      address ? isSuppressed(d.db, address, msg.c) : false,
+    ]);
+    if (suppressed) return { skip: "suppressed" };
     const base = locale ? { locale } : {};
     if (msg.ch !== EMAIL) return base;
-    const address = (msg.a ?? user?.email ?? "").toLowerCase();
-    if (address && (await isSuppressed(d.db, address, msg.c))) return { skip: "suppressed" };
     if (msg.c !== MARKETING) return base;
     const token = await issueToken(d.db, {
       userId: msg.u ?? "",
