@@ -154,36 +154,38 @@ describe("campaigns", () => {
   it("follows a rate change, stops on pause, continues on resume and stops for good on cancel", async () => {
     stack.sink.reset();
     const count = () => recipientsOf("Paced").length;
-    const id = await start(spec({ name: "paced", rate: 10, data: { subject: "Paced", body: "x" } }));
-    await eventually(async () => count() >= 10, 15_000);
+    // Low rates, so the sink measures the campaign's pace rather than the workers' (the machine may be busy).
+    const id = await start(spec({ name: "paced", rate: 5, data: { subject: "Paced", body: "x" } }));
+    await eventually(async () => count() >= 5, 15_000);
     const slowFrom = count();
-    await new Promise((r) => setTimeout(r, 3000));
-    const slow = (count() - slowFrom) / 3;
-    expect(slow).toBeGreaterThan(6);
-    expect(slow).toBeLessThan(15);
+    await new Promise((r) => setTimeout(r, 4000));
+    const slow = (count() - slowFrom) / 4;
+    expect(slow).toBeGreaterThan(3);
+    expect(slow).toBeLessThan(7.5);
 
-    await client.setRate({ campaignId: id, rate: 60 });
+    await client.setRate({ campaignId: id, rate: 30 });
     await new Promise((r) => setTimeout(r, 1000));
     const fastFrom = count();
-    await new Promise((r) => setTimeout(r, 3000));
-    const fast = (count() - fastFrom) / 3;
-    expect(fast).toBeGreaterThan(40);
-    expect(fast).toBeLessThan(75);
+    await new Promise((r) => setTimeout(r, 4000));
+    const fast = (count() - fastFrom) / 4;
+    expect(fast).toBeGreaterThan(slow * 3);
+    expect(fast).toBeLessThan(36);
 
     await client.pause({ campaignId: id });
-    await new Promise((r) => setTimeout(r, 1000));
+    // What was published before the pause (about a second's worth at most) still goes out.
+    await new Promise((r) => setTimeout(r, 2000));
     const paused = count();
     await new Promise((r) => setTimeout(r, 2000));
     expect(count()).toBe(paused);
     expect((await client.get({ campaignId: id })).campaign!.status).toBe(CampaignStatus.PAUSED);
 
     await client.resume({ campaignId: id });
-    await eventually(async () => count() > paused + 30, 10_000);
+    await eventually(async () => count() > paused + 20, 10_000);
 
     const c = await client.cancel({ campaignId: id });
     expect(c.campaign!.status).toBe(CampaignStatus.CANCELLED);
     expect(c.cancelledDeliveries).toBeGreaterThan(0n);
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 2000));
     const cancelled = count();
     await new Promise((r) => setTimeout(r, 2000));
     expect(count()).toBe(cancelled);
@@ -205,7 +207,7 @@ describe("campaigns", () => {
     await client.schedule({ campaignId: campaign!.id });
     await new Promise((r) => setTimeout(r, 2500));
     stack.usersDemo.control.setFaults({ latencyMs: 0, errorRate: 0, down: false });
-    await stack.sink.waitForMessages(600, 45_000);
+    await eventually(async () => stack.sink.messages().filter((m) => /^user4[0-5]\d\d@/.test(m.envelopeTo[0] ?? "")).length >= 600, 45_000);
     const stats = stack.usersDemo.control.stats();
     expect(stats.injectedErrors).toBeGreaterThan(0);
     expect(stats.maxConcurrency).toBeLessThanOrEqual(4);
@@ -216,7 +218,10 @@ describe("campaigns", () => {
       return r[0]?.status === RunStatus.COMPLETED;
     });
     expect(runs).toHaveLength(1);
-    expect(new Set(stack.sink.messages().flatMap((m) => m.envelopeTo)).size).toBe(600);
+    const want = new Set(Array.from({ length: 600 }, (_, i) => `user${4000 + i}@example.test`));
+    const got = stack.sink.messages().flatMap((m) => m.envelopeTo).filter((a) => want.has(a));
+    expect(got).toHaveLength(600);
+    expect(new Set(got)).toEqual(want);
   }, 60_000);
 });
 
