@@ -189,6 +189,18 @@ describe.skipIf(!chromiumPath)("the admin panel in a real browser", () => {
       });
       expect(forged.status).toBe(403);
       expect(forged.body.code).toBe("permission_denied");
+      await p.goto(url("/campaigns"));
+      await p.getByRole("heading", { name: "Campaigns" }).waitFor();
+      expect(await p.getByRole("link", { name: "+ New campaign" }).count()).toBe(0);
+      const campaign = await p.evaluate(async () => {
+        const r = await fetch("/notify.v1.CampaignService/Create", {
+          method: "POST",
+          headers: { "content-type": "application/json", "connect-protocol-version": "1" },
+          body: JSON.stringify({ spec: { name: "x", template: "plain", audience: { all: true }, schedule: { now: true }, rate: 1 } }),
+        });
+        return r.status;
+      });
+      expect(campaign).toBe(403);
       const got = await fetch(`${node.httpUrl}/notify.v1.TemplateService/Get`, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${stack.apiKey}` },
@@ -298,7 +310,8 @@ describe.skipIf(!chromiumPath)("the admin panel in a real browser", () => {
       await p.getByRole("button", { name: "menu" }).click();
       await p.getByRole("link", { name: "Templates" }).click();
       await p.getByRole("link", { name: "premiere" }).waitFor();
-      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      // A string, because the test's own TypeScript has no DOM types.
+      const overflow = (await p.evaluate("document.documentElement.scrollWidth - window.innerWidth")) as number;
       expect(overflow).toBeLessThanOrEqual(0);
       await shot(p, "10-phone-templates");
     } finally {
