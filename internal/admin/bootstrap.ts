@@ -19,12 +19,26 @@ export async function ensureFirstAdmin(
   if (o.email) {
     if (await users.byEmail(o.email)) return undefined;
     const password = o.password ?? generatePassword();
-    await users.create({ email: o.email, name: "Administrator", role: "admin", password });
+    if (!(await createUnlessRaced(users, { email: o.email, name: "Administrator", role: "admin", password }))) return undefined;
     return { email: o.email, generatedPassword: o.password ? undefined : password };
   }
   if ((await users.list()).length > 0) return undefined;
   const password = generatePassword();
   const email = "admin@localhost";
-  await users.create({ email, name: "Administrator", role: "admin", password });
+  if (!(await createUnlessRaced(users, { email, name: "Administrator", role: "admin", password }))) return undefined;
   return { email, generatedPassword: password };
+}
+
+/**
+ * Several processes of a scaled deployment start at once and all see no admin yet; the one whose
+ * insert loses on the unique email simply finds the user made by another.
+ */
+async function createUnlessRaced(users: AdminUserStore, u: Parameters<AdminUserStore["create"]>[0]): Promise<boolean> {
+  try {
+    await users.create(u);
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === "ER_DUP_ENTRY") return false;
+    throw err;
+  }
 }
