@@ -140,6 +140,7 @@ describe("bad input is refused with the code and the field, and nothing is writt
     ["empty recipients", () => ({ ...plain("bad-6", "x@example.test"), recipients: [] }), Code.InvalidArgument, "recipients"],
     ["no idempotency key", () => plain("", "x@example.test"), Code.InvalidArgument, "idempotency_key"],
     ["unknown channel", () => ({ ...plain("bad-7", "x@example.test"), channels: ["pigeon"] }), Code.InvalidArgument, "channels[0]"],
+    ["a marketing template relabelled transactional", () => ({ ...plain("bad-8", "x@example.test"), template: "birthday", data: {}, category: "transactional" }), Code.InvalidArgument, "category"],
   ];
   for (const [name, make, code, field] of cases) {
     it(name, async () => {

@@ -51,6 +51,11 @@ export function createAcceptor(deps: AcceptDeps) {
     });
     const channels = req.channels.length ? req.channels : pinned.channels.filter((c: string) => known.has(c));
     deps.templates.validateData(pinned, req.data, `${prefix}data`);
+    // A sender may make a notification more subject to the user's choices (marketing), never less:
+    // relabelling a marketing template as transactional would bypass opt-outs.
+    if (req.category && req.category !== pinned.category && req.category !== "marketing") {
+      throw invalid(`${prefix}category`, `template "${pinned.key}" is ${pinned.category}; it can only be sent as ${pinned.category} or marketing`);
+    }
     // The hash covers everything that changes what is sent, so a retry with other content under the
     // same key is detected instead of silently answered with the first notification.
     const hash = createHash("sha256")
