@@ -48,6 +48,8 @@ export interface AreaSetup {
   addMetric(m: MetricSource): void;
   /** Every MetricSource added so far; areas set up later add to the same list. */
   readonly metricSources: readonly MetricSource[];
+  /** Reports to every observer: for areas that run a stage of their own (a campaign's planner, the event router's acceptor). */
+  readonly pipeline: Required<PipelineObserver>;
 }
 
 /**
@@ -58,8 +60,8 @@ export type DeadLetterSink = (source: string, msg: JsMsg, info: DeadLetterInfo) 
 
 /** Stage hooks; every member is optional. They run inline on the hot path, so they must be cheap. */
 export interface PipelineObserver {
-  /** Notifications committed by the acceptor (repeats of an idempotency key not counted). */
-  accepted?(count: number): void;
+  /** Notifications committed by an acceptor (repeats of an idempotency key not counted); source: api, events. */
+  accepted?(count: number, source?: string): void;
   /** Outbox rows the relay published in one round, and how long the round took. */
   relayed?(count: number, ms: number): void;
   /** Deliveries the planner created (first time only) and those it published at once. */
