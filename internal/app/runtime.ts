@@ -81,6 +81,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
     observe: (o) => observers.push(o),
     addMetric: (m) => metricSources.push(m),
     metricSources,
+    pipeline: observe,
   };
   const handles: AreaHandle[] = [];
   for (const area of areas) {
@@ -198,7 +199,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
       health,
       onCommitted: (fresh) => {
         kick();
-        observe.accepted(fresh);
+        observe.accepted(fresh, "api");
       },
       services,
       rules,
