@@ -51,6 +51,7 @@ export const campaignArea: Area = {
         policy: s.planPolicy,
         log,
         addressChannels: [...ctx.channels.values()].filter((c) => c.takesBareAddress).map((c) => c.name),
+        observe: s.pipeline.planned,
       });
       const fanout = createFanout({
         db: ctx.db,
