@@ -53,7 +53,10 @@ export const eventsArea: Area = {
       templates: ctx.templates,
       topology: t,
       channels: () => [...ctx.channels.keys()],
-      onCommitted: () => bus.nc.publish(t.subjects.relayKick),
+      onCommitted: (fresh) => {
+        bus.nc.publish(t.subjects.relayKick);
+        s.pipeline.accepted(fresh, "events");
+      },
     });
     const rules = createRuleStore(db);
     const stats = runsRouter ? createEventStats(db, log) : undefined;
