@@ -14,7 +14,8 @@ describe("platform metrics", () => {
   it("counts each stage by channel and reason, and times accept-to-sent from the notification id", async () => {
     const m = createPlatformMetrics({ processMetrics: false, roles: ["api", "worker"] });
     const o = m.observer;
-    o.accepted!(3);
+    o.accepted!(2);
+    o.accepted!(1, "events");
     o.relayed!(3, 12);
     const p = (channel: string, decision: PlannedDelivery["decision"]) => ({ id: "x", recipient: "r", userId: "u", channel, decision });
     o.planned!([p("email", { kind: "deliver" }), p("email", { kind: "skip", reason: "opted_out: marketing" }), p("websocket", { kind: "hold", until: new Date() })], [p("email", { kind: "deliver" })]);
@@ -27,6 +28,7 @@ describe("platform metrics", () => {
 
     const s = await samples(m);
     expect(sumOf(s, "notify_notifications_accepted_total")).toBe(3);
+    expect(sumOf(s, "notify_notifications_accepted_total", { source: "events" })).toBe(1);
     expect(sumOf(s, "notify_outbox_published_total")).toBe(3);
     expect(sumOf(s, "notify_deliveries_planned_total", { channel: "email", decision: "deliver" })).toBe(1);
     expect(sumOf(s, "notify_deliveries_planned_total", { channel: "websocket", decision: "hold" })).toBe(1);

@@ -50,7 +50,11 @@ export function createPlatformMetrics(opts: MetricsOptions = {}): PlatformMetric
   const roles = new Gauge({ name: "notify_process_roles", help: "1 for each role this process runs", labelNames: ["role"], registers });
   for (const r of opts.roles ?? []) roles.set({ role: r }, 1);
 
-  const accepted = counter("notify_notifications_accepted_total", "Notifications committed by Send/SendBatch (idempotent repeats not counted)");
+  const accepted = counter(
+    "notify_notifications_accepted_total",
+    "Notifications committed, by source: api (Send/SendBatch), events (trigger rules); idempotent repeats not counted",
+    ["source"],
+  );
   const relayed = counter("notify_outbox_published_total", "Outbox rows the relay published to JetStream");
   const relayRound = histogram("notify_relay_round_seconds", "Duration of relay rounds that moved rows", [], FAST);
   const planned = counter("notify_deliveries_planned_total", "Deliveries created by the planner, by decision", ["channel", "decision"]);
@@ -81,7 +85,7 @@ export function createPlatformMetrics(opts: MetricsOptions = {}): PlatformMetric
   };
 
   const observer: PipelineObserver = {
-    accepted: (n) => accepted.inc(n),
+    accepted: (n, source = "api") => accepted.inc({ source }, n),
     relayed: (n, ms) => {
       relayed.inc(n);
       relayRound.observe(ms / 1000);
