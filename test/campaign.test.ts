@@ -26,7 +26,7 @@ let stack: TestStack;
 let node: TestNode;
 let client: ReturnType<typeof createConnectClient<typeof CampaignService>>;
 
-type Spec = MessageInitShape<typeof CampaignSpecSchema>;
+type Spec = Exclude<MessageInitShape<typeof CampaignSpecSchema>, CampaignSpec>;
 const spec = (over: Partial<Spec> = {}): Spec => ({
   name: "test",
   template: "plain",

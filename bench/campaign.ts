@@ -1,0 +1,234 @@
+// bench:campaign — a personalised campaign to 100,000 users (users-demo -> notifyd fan-out -> workers ->
+// SMTP sink) against its raw baseline (nodemailer pool straight to the same sink), in one run:
+// messages/s and their ratio, peak RSS of notifyd for 10,000 vs 100,000 recipients, the user
+// service's peak concurrency / calls per second / batch size against the configured caps, and the
+// broker publish rate against the campaign's rate. Prints a table.
+import { connect } from "nats";
+import nodemailer from "nodemailer";
+import { CampaignService, RunStatus } from "../gen/notify/v1/campaign_service_pb.js";
+import { generateKey } from "../internal/auth/api-keys.js";
+import { DemoAdminService } from "../gen/cinema/users/v1/demo_admin_service_pb.js";
+import { createGrpcClient } from "../internal/rpc/grpc-client.js";
+import { createConnectClient } from "../internal/rpc/connect-client.js";
+import { dropDatabase, ensureDatabase } from "../internal/store/db.js";
+import { migrate } from "../internal/store/migrate.js";
+import { freePort } from "../test/harness/ports.js";
+import { spawnNode, type ManagedProcess } from "../test/harness/processes.js";
+import { startCountingSink, type CountingSink } from "./lib/sink.js";
+import { cpuMs, rssKiB, table } from "./lib/stats.js";
+
+const BIG = Number(process.env.BENCH_N ?? 100_000);
+const SMALL = Number(process.env.BENCH_SMALL_N ?? 10_000);
+const RAW_N = Number(process.env.BENCH_RAW_N ?? 20_000);
+const PACED_RATE = Number(process.env.BENCH_RATE ?? 1000);
+const CAPS = { rate: 200, concurrency: 8, batch: 100 };
+const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
+const NATS = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function baseline(): Promise<{ rate: number; cpuPerMsg: number }> {
+  const sink = await startCountingSink();
+  const t = nodemailer.createTransport({ host: "127.0.0.1", port: sink.port, pool: true, maxConnections: 4, maxMessages: 1e9, secure: false, ignoreTLS: true });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < RAW_N) {
+        const i = next++;
+        await t.sendMail({
+          from: "Cinema <no-reply@cinema.example>",
+          to: `user${i}@example.test`,
+          subject: `Happy birthday, User ${i}!`,
+          text: `Happy birthday, User ${i}!\n\nThe whole Cinema Online team wishes you a wonderful day.`,
+          html: `<html><body><h1>Happy birthday, User ${i}!</h1><p>The whole Cinema Online team wishes you a wonderful day.</p></body></html>`,
+          messageId: `<raw-${i}@cinema.example>`,
+        });
+      }
+    }),
+  );
+  await sink.waitFor(RAW_N, 120_000);
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  t.close();
+  await sink.close();
+  return { rate: RAW_N / secs, cpuPerMsg: (cpu.user + cpu.system) / 1000 / RAW_N };
+}
+
+interface Env {
+  dbUrl: string;
+  prefix: string;
+  apiKey: string;
+  usersAddr: string;
+  sink: CountingSink;
+}
+
+async function startNotifyd(e: Env): Promise<{ proc: ManagedProcess; url: string }> {
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const proc = spawnNode(
+    "cmd/notifyd/main.ts",
+    [],
+    {
+      NOTIFY_DB_URL: e.dbUrl,
+      NOTIFY_NATS_URL: NATS,
+      NOTIFY_NATS_PREFIX: e.prefix,
+      NOTIFY_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+      NOTIFY_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+      NOTIFY_SMTP_URL: e.sink.url,
+      NOTIFY_SMTP_RATE: "100000",
+      NOTIFY_SMTP_CONCURRENCY: "64",
+      NOTIFY_SMTP_POOL: "4",
+      NOTIFY_WORKER_BATCH: "256",
+      NOTIFY_USERS_ADDR: e.usersAddr,
+      NOTIFY_USERS_RATE: String(CAPS.rate),
+      NOTIFY_USERS_CONCURRENCY: String(CAPS.concurrency),
+      NOTIFY_USERS_BATCH: String(CAPS.batch),
+      NOTIFY_CAMPAIGN_POLL: "200ms",
+      NOTIFY_BOOTSTRAP_API_KEY: e.apiKey,
+      NOTIFY_MIGRATE_ON_START: "false",
+      NOTIFY_LOG_LEVEL: "warn",
+      NOTIFY_ROLES: "api,relay,planner,worker,scheduler",
+    },
+    { name: "notifyd-bench-campaign", logFile: true },
+  );
+  const url = `http://127.0.0.1:${grpcPort}`;
+  // At warn level the start line is not logged: the health probe says when the API listens.
+  for (let i = 0; ; i++) {
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 300 || !proc.running) throw new Error(`notifyd did not start:\n${proc.tail(20)}`);
+    await sleep(200);
+  }
+  return { proc, url };
+}
+
+/** Runs one campaign to completion; samples RSS, the publish rate on the broker, and sink arrivals. */
+async function runCampaign(e: Env, o: { name: string; n: number; rate: number; ids?: number }) {
+  const { proc, url } = await startNotifyd(e);
+  const client = createConnectClient(CampaignService, { baseUrl: url, apiKey: e.apiKey });
+  const nc = await connect({ servers: NATS });
+  const publishes: number[] = [];
+  const sub = nc.subscribe(`${e.prefix}.deliver.email`, { callback: () => publishes.push(performance.now()) });
+  try {
+    const audience = o.ids ? { kind: { case: "userIds" as const, value: true } } : { kind: { case: "all" as const, value: true } };
+    const { campaign } = await client.create({
+      spec: { name: o.name, template: "birthday", channels: ["email"], audience, schedule: { kind: { case: "now", value: true } }, rate: o.rate },
+    });
+    const id = campaign!.id;
+    for (let i = 0; o.ids && i < o.ids; i += 10_000) {
+      await client.appendAudience({ campaignId: id, userIds: Array.from({ length: Math.min(10_000, o.ids - i) }, (_, k) => `u${i + k + 1}`) });
+    }
+    const sent0 = e.sink.count();
+    let peakRss = rssKiB(proc.pid);
+    const cpu0 = cpuMs(proc.pid);
+    const t0 = performance.now();
+    await client.schedule({ campaignId: id });
+    const timer = setInterval(() => {
+      try {
+        peakRss = Math.max(peakRss, rssKiB(proc.pid));
+      } catch {
+        // process gone
+      }
+    }, 250);
+    await e.sink.waitFor(sent0 + o.n, 30 * 60_000);
+    const secs = (performance.now() - t0) / 1000;
+    clearInterval(timer);
+    const cpu = cpuMs(proc.pid) - cpu0;
+    const g = await client.get({ campaignId: id });
+    // Publish rate over the middle of the run (the first and last second carry start-up and tail).
+    const first = publishes[0];
+    const last = publishes.at(-1)!;
+    const mid = publishes.filter((t) => t > first + 1000 && t < last - 1000);
+    const pubRate = mid.length > 1 ? (mid.length - 1) / ((mid.at(-1)! - mid[0]) / 1000) : publishes.length / ((last - first) / 1000);
+    return {
+      secs,
+      rate: o.n / secs,
+      cpuPerMsg: cpu / o.n,
+      peakRssMiB: peakRss / 1024,
+      pubRate,
+      published: publishes.length,
+      run: g.runs[0],
+    };
+  } finally {
+    sub.unsubscribe();
+    await nc.close();
+    await proc.stop({ timeoutMs: 20_000 });
+  }
+}
+
+const name = `bench_campaign_${Date.now().toString(36)}`;
+const env: Env = {
+  dbUrl: `${MARIADB}/${name}`,
+  prefix: name.replace(/_/g, ""),
+  apiKey: generateKey(),
+  usersAddr: "",
+  sink: await startCountingSink(),
+};
+const usersDb = `${MARIADB}/${name}_users`;
+// users-demo runs as its own process, so the sink and the user service do not share an event loop.
+const usersAddr = `127.0.0.1:${await freePort()}`;
+let users: ManagedProcess | undefined;
+const admin = createGrpcClient(DemoAdminService, usersAddr, { timeoutMs: 10_000 });
+try {
+  process.stdout.write(`raw baseline: ${RAW_N} mails...\n`);
+  const raw = await baseline();
+  process.stdout.write(`seeding ${BIG} users...\n`);
+  users = spawnNode("cmd/users-demo/main.ts", [], { USERS_DEMO_DB_URL: usersDb, USERS_DEMO_ADDR: usersAddr, USERS_DEMO_USERS: String(BIG) }, { name: "users-demo-bench", logFile: true });
+  await users.waitForLine("users-demo listening", 10 * 60_000);
+  env.usersAddr = usersAddr;
+  await ensureDatabase(env.dbUrl);
+  await migrate(env.dbUrl);
+
+  process.stdout.write(`campaign to ${SMALL} (id list) at ${PACED_RATE}/s...\n`);
+  await admin.resetStats({});
+  const small = await runCampaign(env, { name: "small", n: SMALL, rate: PACED_RATE, ids: SMALL });
+  const smallStats = await admin.getStats({});
+
+  process.stdout.write(`campaign to ${BIG} (all) at 10000/s...\n`);
+  await admin.resetStats({});
+  const big = await runCampaign(env, { name: "big", n: BIG, rate: 10_000 });
+  const bigStats = await admin.getStats({});
+
+  const rows = [
+    { scenario: `raw: nodemailer pool -> sink (${RAW_N})`, "msgs/s": raw.rate, "cpu ms/msg": raw.cpuPerMsg, "peak RSS MiB": "", "publish/s": "" },
+    {
+      scenario: `campaign ${SMALL} (id list, rate ${PACED_RATE}/s)`,
+      "msgs/s": small.rate,
+      "cpu ms/msg": small.cpuPerMsg,
+      "peak RSS MiB": small.peakRssMiB,
+      "publish/s": small.pubRate,
+    },
+    {
+      scenario: `campaign ${BIG} (all, rate 10000/s)`,
+      "msgs/s": big.rate,
+      "cpu ms/msg": big.cpuPerMsg,
+      "peak RSS MiB": big.peakRssMiB,
+      "publish/s": big.pubRate,
+    },
+  ];
+  const caps = [
+    { "users-demo": `${SMALL} run`, "max concurrency": smallStats.maxConcurrency, "max calls/s": smallStats.maxCallsPerSecond, "max batch": smallStats.maxBatchSize, GetUsers: Number(smallStats.calls.GetUsers ?? 0), ListUsers: Number(smallStats.calls.ListUsers ?? 0) },
+    { "users-demo": `${BIG} run`, "max concurrency": bigStats.maxConcurrency, "max calls/s": bigStats.maxCallsPerSecond, "max batch": bigStats.maxBatchSize, GetUsers: Number(bigStats.calls.GetUsers ?? 0), ListUsers: Number(bigStats.calls.ListUsers ?? 0) },
+    { "users-demo": "caps (NOTIFY_USERS_*)", "max concurrency": CAPS.concurrency, "max calls/s": CAPS.rate, "max batch": CAPS.batch, GetUsers: "", ListUsers: "" },
+  ];
+  process.stdout.write(`\nbench:campaign (personalised "birthday" template, every recipient enriched)\n\n${table(rows)}\n\n${table(caps)}\n\n`);
+  process.stdout.write(
+    `ratio campaign/raw = ${(big.rate / raw.rate).toFixed(2)} (target >= 0.6); ` +
+      `publish rate at ${PACED_RATE}/s configured = ${small.pubRate.toFixed(0)}/s (${((small.pubRate / PACED_RATE - 1) * 100).toFixed(1)}%, target within 10%); ` +
+      `RSS ${SMALL} vs ${BIG}: ${small.peakRssMiB.toFixed(0)} vs ${big.peakRssMiB.toFixed(0)} MiB; ` +
+      `duplicates at sink = ${env.sink.duplicates()}; runs: ${RunStatus[small.run.status]} sent=${small.run.sent}, ${RunStatus[big.run.status]} sent=${big.run.sent}\n` +
+      `cpu ms/msg for campaigns counts the notifyd process only (api+relay+planner+worker+scheduler); users-demo and the sink run in the bench process.\n`,
+  );
+} finally {
+  admin.close();
+  await users?.stop({ timeoutMs: 10_000 }).catch(() => undefined);
+  await env.sink.close().catch(() => undefined);
+  const nc = await connect({ servers: NATS });
+  const jsm = await nc.jetstreamManager();
+  for (const s of ["WORK", "EVENTS", "DLQ"]) await jsm.streams.delete(`${env.prefix.toUpperCase()}_${s}`).catch(() => undefined);
+  await nc.close();
+  await dropDatabase(env.dbUrl).catch(() => undefined);
+  await dropDatabase(usersDb).catch(() => undefined);
+}
+process.exit(0);
