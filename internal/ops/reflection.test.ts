@@ -43,9 +43,18 @@ describe("server reflection", () => {
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
+        "notify.v1.CampaignService",
+        "notify.v1.OpsService",
+        "notify.v1.SettingsService",
+        "notify.v1.TriggerService",
+        "notify.v1.PreferenceService",
+        "notify.v1.InboxService",
       ]),
     );
     expect(services).not.toContain("cinema.users.v1.UserDirectory");
+    // Every service of every registered file, nothing else: a new proto file in registry.ts shows up here.
+    const registered = [...createPlatformRegistry()].filter((d) => d.kind === "service").map((d) => d.typeName);
+    expect([...services].sort()).toEqual(registered.sort());
 
     const methods = (await bufCurl("--reflect", "--list-methods", server.url)).trim().split("\n");
     expect(methods).toEqual(
