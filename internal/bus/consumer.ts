@@ -1,5 +1,6 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from "nats";
 import type { Logger } from "../log/logger.js";
+import { isInfrastructureError } from "../reliability/classify.js";
 
 export type Outcome =
   | { kind: "ack" }
@@ -96,7 +97,8 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
     if (out.kind === "poison") return deadLetter(m, { kind: "poison", error: out.reason });
     if (attempt >= o.maxDeliver) {
       if (out.notAttempted) {
-        // Another worker holds the row, or it is held for later: that owner (or the reconciler) settles it.
+        // Another worker holds the row, it is held for later, or our infrastructure was down: the row's
+        // owner, or the reconciler, settles it.
         log.warn({ seq: m.info.streamSequence, error: out.error }, "last delivery of a message not attempted; the ledger row stays for its owner or the reconciler");
         return m.term("max deliveries (not attempted)");
       }
@@ -114,7 +116,9 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
       try {
         out = await o.handle(m, abort.signal);
       } catch (err) {
-        out = { kind: "retry", error: (err as Error).message ?? String(err) };
+        // A handler that throws met trouble before doing its work (the ledger or the broker was
+        // unreachable); infrastructure trouble does not count as an attempt.
+        out = { kind: "retry", error: (err as Error).message ?? String(err), notAttempted: isInfrastructureError(err) };
       }
       // stop() has handed this message back already.
       if (!inflight.has(m)) return;

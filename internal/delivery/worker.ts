@@ -10,7 +10,7 @@ import { isTransientDbError } from "../store/db.js";
 import { userToVariables, type TemplateCatalog } from "../template/index.js";
 import type { UsersClient } from "../users/client.js";
 import { allAvailable, type Availability } from "../reliability/availability.js";
-import { classifyUsers } from "../reliability/classify.js";
+import { classifyUsers, isInfrastructureError } from "../reliability/classify.js";
 import type { Ledger } from "./ledger.js";
 
 /**
@@ -209,7 +209,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
       // Infrastructure trouble (database, broker): give the row back and let the broker retry later.
       await d.ledger.release(msg.d, (err as Error).message, { retryInMs: retryIn }).catch(() => undefined);
       dlog.warn({ err: (err as Error).message }, "delivery attempt errored; will retry");
-      return { kind: "retry", error: (err as Error).message, delayMs: retryIn };
+      return { kind: "retry", error: (err as Error).message, delayMs: retryIn, notAttempted: isInfrastructureError(err) };
     }
   }
 

@@ -96,3 +96,16 @@ export function classifyError(err: unknown): Classified {
   }
   return classifyDb(err) ?? { transient: true, reason: "error", message: text(err), dependencyDown: false };
 }
+
+const BROKER_CODES = new Set(["503", "408", "TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_DRAINING", "CONNECTION_REFUSED", "CONNECTION_TIMEOUT", "DISCONNECT"]);
+
+/**
+ * Trouble of our own infrastructure (MariaDB unreachable or deadlocked, the broker restarting): the
+ * message was not worked on, so it must not count against its attempts; a delivery should never die
+ * because the database restarted.
+ */
+export function isInfrastructureError(err: unknown): boolean {
+  if (classifyDb(err)) return true;
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" && BROKER_CODES.has(code);
+}
