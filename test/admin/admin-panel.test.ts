@@ -162,6 +162,13 @@ describe.skipIf(!chromiumPath)("the admin panel in a real browser", () => {
     await page.getByRole("link", { name: "Admin users" }).click();
     await page.getByRole("cell", { name: "vera@example.test" }).waitFor();
     await shot(page, "08-admin-users");
+    // The UI speaks Russian too, remembered per browser.
+    await page.getByTestId("who").click();
+    await page.getByLabel("Language").selectOption("ru");
+    await page.getByRole("link", { name: "Шаблоны" }).waitFor();
+    await shot(page, "16-account-russian");
+    await page.getByLabel("Язык").selectOption("en");
+    await page.getByRole("link", { name: "Templates" }).waitFor();
   });
 
   it("a viewer sees everything disabled, and the server refuses a forged write", async () => {
