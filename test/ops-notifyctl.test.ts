@@ -173,6 +173,15 @@ describe("notifyctl against a running node", () => {
     expect(watched.code).toBe(0);
     const lastLine = watched.stdout.trim().split("\n").pop()!;
     expect(lastLine).toMatch(/^\[#{30}\]\s+100%\s+12\/12\s+sent 12 failed 0 skipped 0 dead 0 pending 0 .* completed$/);
+    // On a terminal the bar redraws in place and the line is finished when the stream ends.
+    let tty = "";
+    const ttyCode = await runCli(["campaign", "watch", now], { addr: node.grpcUrl, apiKey: stack.apiKey }, {
+      stdout: { write: (t: string) => (tty += t), isTTY: true } as never,
+      stderr: { write: () => true },
+      stdin: Readable.from([]),
+    });
+    expect(ttyCode).toBe(0);
+    expect(tty).toMatch(/^\r\x1b\[K\[#{30}\] +100% .* completed\n$/);
     const watchJson = await cli("--json", "campaign", "watch", now);
     const samples = watchJson.stdout.trim().split("\n").map((l) => JSON.parse(l) as { progress: { status: string; sent: string } });
     expect(samples.at(-1)!.progress).toMatchObject({ status: "RUN_STATUS_COMPLETED", sent: "12" });
