@@ -156,7 +156,7 @@ export function createPlanner(d: PlannerDeps) {
     try {
       body = decodeJson<RequestMessage>(m.data);
     } catch {
-      return { kind: "term", reason: "undecodable request message" };
+      return { kind: "poison", reason: "undecodable request message" };
     }
     const n = await getNotification(d.db, body.notificationId);
     if (!n) return { kind: "term", reason: `unknown notification ${body.notificationId}` };
