@@ -65,6 +65,8 @@ const schema = z.object({
   NOTIFY_HTTP_ADDR: hostPort.default("127.0.0.1:8080"),
   NOTIFY_PUBLIC_URL: z.url().default("http://127.0.0.1:8080"),
   NOTIFY_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
+  NOTIFY_HOME_URL: z.url({ protocol: /^https?$/ }).default("https://cinema.example/"),
+  NOTIFY_LINK_TTL: duration.default(72 * 3_600_000),
   NOTIFY_BOOTSTRAP_API_KEY: z.string().min(24, "at least 24 characters").optional(),
   NOTIFY_SMTP_URL: z.string().regex(/^smtps?:\/\//, "expected smtp://[user:pass@]host:port").default("smtp://127.0.0.1:1025"),
   NOTIFY_SMTP_FALLBACK_URL: z.string().regex(/^smtps?:\/\//, "expected smtp://[user:pass@]host:port").optional(),
@@ -159,6 +161,10 @@ export interface Config {
   httpAddr: string;
   publicUrl: string;
   maxRequestBytes: number;
+  /** The cinema's home page: default redirect after email confirmation and its allow-listed host. */
+  homeUrl: string;
+  /** How long a confirmation link works. */
+  linkTtlMs: number;
   bootstrapApiKey?: string;
   /** DKIM signing of outgoing mail; unset means unsigned. */
   dkim?: DkimSettings;
@@ -329,6 +335,8 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
     httpAddr: p.NOTIFY_HTTP_ADDR,
     publicUrl: p.NOTIFY_PUBLIC_URL.replace(/\/$/, ""),
     maxRequestBytes: p.NOTIFY_MAX_REQUEST_BYTES,
+    homeUrl: p.NOTIFY_HOME_URL,
+    linkTtlMs: p.NOTIFY_LINK_TTL,
     bootstrapApiKey: p.NOTIFY_BOOTSTRAP_API_KEY,
     dkim: dkimFrom(p),
     smtp: {
