@@ -7,9 +7,11 @@
 // Every process is separate (users-demo, pipeline notifyd, gateway notifyd, raw server); the clients
 // run in this process. Prints a table (docs/websocket.md keeps the latest one).
 import { SignJWT } from "jose";
+import { connect as natsConnect } from "nats";
 import WebSocket from "ws";
 import { NotificationService } from "../gen/notify/v1/notification_service_pb.js";
 import { generateKey } from "../internal/auth/api-keys.js";
+import { createTopology } from "../internal/bus/topology.js";
 import { createConnectClient } from "../internal/rpc/connect-client.js";
 import { dropDatabase, ensureDatabase } from "../internal/store/db.js";
 import { migrate } from "../internal/store/migrate.js";
@@ -29,6 +31,13 @@ const TITLE = /"title":"bench (\d+)"/;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const body = "Your tickets for tonight are ready. Doors open at 19:30; enjoy the film and the popcorn.";
+
+/** The frame the websocket channel publishes, for the baselines. */
+const frame = (i: number) =>
+  JSON.stringify({
+    type: "notification",
+    notification: { id: crypto.randomUUID(), notificationId: crypto.randomUUID(), category: "transactional", template: "plain", title: `bench ${i}`, body, createdAt: new Date().toISOString() },
+  });
 
 async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
   let next = 0;
@@ -114,11 +123,6 @@ async function raw() {
     const total = RATE * SECONDS;
     const started: number[] = [];
     const cpu0 = cpuMs(srv.pid);
-    const frame = (i: number) =>
-      JSON.stringify({
-        type: "notification",
-        notification: { id: crypto.randomUUID(), notificationId: crypto.randomUUID(), category: "transactional", template: "plain", title: `bench ${i}`, body, createdAt: new Date().toISOString() },
-      });
     await paced(total, (i, u) => control.send(`u${u}\n${frame(i)}`), started);
     await waitFor(() => got.size >= total, 10_000);
     const cpu = (cpuMs(srv.pid) - cpu0) / total;
@@ -166,6 +170,7 @@ async function platform() {
     const exp = Math.floor(Date.now() / 1000) + 3600;
     const got = new Map<number, number>();
     let hellos = 0;
+    let ack = ACK;
     const rss = await measureRss(gateway.pid, () =>
       openClients(
         () => `ws://127.0.0.1:${wsPort}/ws`,
@@ -178,7 +183,7 @@ async function platform() {
           const m = TITLE.exec(text);
           if (!m) return;
           got.set(Number(m[1]), at);
-          if (ACK) ws.send(JSON.stringify({ type: "ack", ids: [JSON.parse(text).notification.id] }));
+          if (ack) ws.send(JSON.stringify({ type: "ack", ids: [JSON.parse(text).notification.id] }));
         },
       ),
     );
@@ -205,8 +210,27 @@ async function platform() {
     await waitFor(() => got.size >= total, 30_000);
     const [p1, g1] = [cpuMs(pipeline.pid), cpuMs(gateway.pid)];
     const lat = latencies(started, got);
+
+    // The gateway's own hop: the same frames published straight on the users' subjects, as the
+    // websocket channel does, without the pipeline in front (no acks: these items are not in the inbox).
+    ack = false;
+    got.clear();
+    const nc = await natsConnect({ servers: process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222" });
+    const topo = createTopology(env.NOTIFY_NATS_PREFIX);
+    const hopStarted: number[] = [];
+    const g2 = cpuMs(gateway.pid);
+    await paced(total, (i, u) => nc.publish(topo.subjects.wsUser(`u${u}`), frame(i)), hopStarted);
+    await waitFor(() => got.size >= total, 30_000);
+    const hop = { ...latencies(hopStarted, got), cpu: `gateway ${((cpuMs(gateway.pid) - g2) / total).toFixed(2)}` };
+    await nc.close();
     await closeClients(rss.clients);
-    return { ...rss, ...lat, rssTotal: rss.after, cpu: `pipeline ${((p1 - p0) / total).toFixed(2)}, gateway ${((g1 - g0) / total).toFixed(2)}` };
+    return {
+      ...rss,
+      ...lat,
+      rssTotal: rss.after,
+      cpu: `pipeline ${((p1 - p0) / total).toFixed(2)}, gateway ${((g1 - g0) / total).toFixed(2)}`,
+      hop,
+    };
   } finally {
     for (const p of procs.reverse()) await p.stop({ timeoutMs: 15_000 }).catch(() => undefined);
     if (!process.env.BENCH_KEEP) await dropDatabase(dbUrl).catch(() => undefined);
@@ -240,6 +264,17 @@ const rows = [
     "max ms": gw.max,
     lost: gw.lost,
     "cpu ms/notification": gw.cpu,
+  },
+  {
+    scenario: "gateway hop: NATS publish -> gateway -> client",
+    conns: CONNS,
+    "RSS before -> after": "(same gateway)",
+    "KiB/conn": "",
+    "p50 ms": gw.hop.p50,
+    "p99 ms": gw.hop.p99,
+    "max ms": gw.hop.max,
+    lost: gw.hop.lost,
+    "cpu ms/notification": gw.hop.cpu,
   },
 ];
 process.stdout.write(
