@@ -53,7 +53,6 @@ export function CampaignPage({ params }: { params: Record<string, string> }) {
 
   useEffect(() => {
     void load();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [params.id]);
 
   useEffect(() => {
@@ -71,7 +70,6 @@ export function CampaignPage({ params }: { params: Record<string, string> }) {
       ac.abort();
       if (again) clearTimeout(again);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [params.id, watchKey]);
 
   const act = async (f: () => Promise<{ campaign?: Campaign }>) => {

@@ -109,7 +109,6 @@ export function NotificationPage({ params }: { params: Record<string, string> })
       .then(setData, (err) => setError(errorText(err)));
   useEffect(() => {
     void load();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [params.id]);
   const n = data?.notification;
   return (

@@ -57,7 +57,6 @@ export function TemplateEditorPage({ params }: { params: Record<string, string> 
       setDraft(emptyDraft());
       setLocale("en");
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
 
   const change = (f: (d: Draft) => Draft) => {

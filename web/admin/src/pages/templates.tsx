@@ -30,7 +30,6 @@ export function TemplatesPage() {
   useEffect(() => {
     const id = setTimeout(() => void load(), 250);
     return () => clearTimeout(id);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [query, archived]);
 
   return (
