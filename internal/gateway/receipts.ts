@@ -10,6 +10,13 @@ export type ReceiptKind = "delivered" | "read";
 const WAIT_MS = 250;
 const WAIT_TRIES = 40;
 const CHUNK = 500;
+/** Acks from all connections of a gateway are gathered this long into one transaction. */
+const ACK_BATCH_MS = 20;
+
+interface Request {
+  userId: string;
+  ids: string[];
+}
 
 export interface Receipts {
   /**
@@ -38,36 +45,73 @@ export function createReceipts(deps: {
   const { db, log } = deps;
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
+  // Every notification shown is acknowledged: one transaction per ack would double the in-app path's
+  // database load, so acks wait a few milliseconds for company.
+  let acks: { req: Request; resolve(ids: string[]): void; reject(err: unknown): void }[] = [];
+  let ackIds = 0;
+  let ackTimer: NodeJS.Timeout | undefined;
 
   async function record(userId: string, ids: readonly string[], kind: ReceiptKind): Promise<string[]> {
     const changed: string[] = [];
     for (let i = 0; i < ids.length; i += CHUNK) {
-      changed.push(...(await recordChunk(userId, [...new Set(ids.slice(i, i + CHUNK))], kind)));
+      const req = { userId, ids: [...new Set(ids.slice(i, i + CHUNK))] };
+      changed.push(...(kind === "delivered" ? await queueAck(req) : (await recordMany([req], kind))[0]));
     }
     if (kind === "read" && changed.length > 0) await announceRead(userId, changed);
     return changed;
   }
 
-  async function recordChunk(userId: string, ids: string[], kind: ReceiptKind): Promise<string[]> {
-    if (ids.length === 0) return [];
+  function queueAck(req: Request): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      acks.push({ req, resolve, reject });
+      ackIds += req.ids.length;
+      if (ackIds >= CHUNK) flushAcks();
+      else ackTimer ??= setTimeout(flushAcks, ACK_BATCH_MS);
+    });
+  }
+
+  function flushAcks() {
+    clearTimeout(ackTimer);
+    ackTimer = undefined;
+    const batch = acks;
+    acks = [];
+    ackIds = 0;
+    recordMany(
+      batch.map((b) => b.req),
+      "delivered",
+    ).then(
+      (out) => batch.forEach((b, i) => b.resolve(out[i])),
+      (err) => batch.forEach((b) => b.reject(err)),
+    );
+  }
+
+  /** Records receipts of several users in one transaction; returns the changed ids per request. */
+  async function recordMany(reqs: Request[], kind: ReceiptKind): Promise<string[][]> {
+    const askers = new Map<string, Set<string>>();
+    for (const r of reqs) for (const id of r.ids) (askers.get(id) ?? askers.set(id, new Set()).get(id)!).add(r.userId);
+    if (askers.size === 0) return reqs.map(() => []);
     const changed = await withTx(db, async (c) => {
       // Row locks make two tabs acknowledging the same item at once record it once.
-      const [rows] = (await c.query(
-        "SELECT delivery_id, delivered_at, read_at FROM inbox WHERE user_id = ? AND delivery_id IN (?) FOR UPDATE",
-        [userId, ids],
-      )) as unknown as [{ delivery_id: string; delivered_at: Date | null; read_at: Date | null }[]];
-      const todo = rows.filter((r) => (kind === "read" ? r.read_at == null : r.delivered_at == null)).map((r) => r.delivery_id);
-      if (todo.length === 0) return [];
+      const [rows] = (await c.query("SELECT delivery_id, user_id, delivered_at, read_at FROM inbox WHERE delivery_id IN (?) FOR UPDATE", [
+        [...askers.keys()],
+      ])) as unknown as [{ delivery_id: string; user_id: string; delivered_at: Date | null; read_at: Date | null }[]];
+      // Only the owner's receipts count: an id another user names is ignored.
+      const todo = rows
+        .filter((r) => askers.get(r.delivery_id)?.has(r.user_id) && (kind === "read" ? r.read_at == null : r.delivered_at == null))
+        .map((r) => ({ id: r.delivery_id, userId: r.user_id }));
+      if (todo.length === 0) return todo;
       const now = new Date();
+      const ids = todo.map((t) => t.id);
       if (kind === "read") {
-        await c.query("UPDATE inbox SET read_at = ?, delivered_at = COALESCE(delivered_at, ?) WHERE delivery_id IN (?)", [now, now, todo]);
+        await c.query("UPDATE inbox SET read_at = ?, delivered_at = COALESCE(delivered_at, ?) WHERE delivery_id IN (?)", [now, now, ids]);
       } else {
-        await c.query("UPDATE inbox SET delivered_at = ? WHERE delivery_id IN (?)", [now, todo]);
+        await c.query("UPDATE inbox SET delivered_at = ? WHERE delivery_id IN (?)", [now, ids]);
       }
       return todo;
     });
-    if (changed.length > 0) await applyToLedger(changed, kind, 0);
-    return changed;
+    if (changed.length > 0) await applyToLedger(changed.map((t) => t.id), kind, 0);
+    const owner = new Map(changed.map((t) => [t.id, t.userId]));
+    return reqs.map((r) => r.ids.filter((id) => owner.get(id) === r.userId));
   }
 
   async function applyToLedger(ids: string[], kind: ReceiptKind, attempt: number): Promise<void> {
@@ -127,13 +171,14 @@ export function createReceipts(deps: {
           [userId],
         )) as unknown as [{ delivery_id: string }[]];
         if (rows.length === 0) break;
-        total += (await recordChunk(userId, rows.map((r) => r.delivery_id), "read")).length;
+        total += (await recordMany([{ userId, ids: rows.map((r) => r.delivery_id) }], "read"))[0].length;
         if (rows.length < CHUNK) break;
       }
       if (total > 0) await announceRead(userId, []);
       return total;
     },
     stop() {
+      if (ackTimer) flushAcks();
       stopped = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
