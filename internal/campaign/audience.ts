@@ -1,6 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { UserFilterSchema, type User, type UserFilter } from "../../gen/cinema/users/v1/user_directory_pb.js";
 import type { Db } from "../store/db.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { classifyUsers } from "../reliability/classify.js";
 import type { UsersClient } from "../users/client.js";
 import { AudienceKind, type SegmentSpec } from "./model.js";
 
@@ -42,8 +44,25 @@ export interface AudienceSource {
 
 export interface AudienceDeps {
   db: Db;
-  users: Pick<UsersClient, "directory" | "limiter">;
+  users: Pick<UsersClient, "directory" | "limiter" | "breaker">;
   pageSize: number;
+}
+
+/**
+ * ListUsers through the same limiter and circuit breaker as every other call to the user service:
+ * while the breaker is open the fan-out backs off instead of adding load.
+ */
+async function listUsers(d: AudienceDeps, req: Parameters<UsersClient["directory"]["listUsers"]>[0]) {
+  const b = d.users.breaker;
+  if (b && !b.available) throw new ConnectError("user service unavailable (circuit open)", Code.Unavailable);
+  try {
+    const res = await d.users.limiter.schedule(() => d.users.directory.listUsers(req));
+    b?.success();
+    return res;
+  } catch (err) {
+    if (b && classifyUsers(err).dependencyDown) b.failure(err);
+    throw err;
+  }
 }
 
 export function toUserFilter(s: SegmentSpec, localDate: string, zone?: string): UserFilter {
@@ -83,9 +102,7 @@ export function createAudienceReader(d: AudienceDeps, src: AudienceSource) {
     }
     const ph = phases[cur.phase];
     const filter = toUserFilter(src.segment, src.localDate, ph.zone);
-    const res = await d.users.limiter.schedule(() =>
-      d.users.directory.listUsers({ pageSize: d.pageSize, pageToken: cur.token, filter }),
-    );
+    const res = await listUsers(d, { pageSize: d.pageSize, pageToken: cur.token, filter });
     let users = res.users;
     if (ph.rest) users = users.filter((u) => !listed.has(u.timeZone));
     if (src.keep) users = users.filter(src.keep);
@@ -109,8 +126,6 @@ export async function estimateAudience(
     ])) as unknown as [{ n: number }[]];
     return Number(rows[0].n);
   }
-  const res = await d.users.limiter.schedule(() =>
-    d.users.directory.listUsers({ pageSize: 1, filter: toUserFilter(a.segment, a.localDate) }),
-  );
+  const res = await listUsers(d, { pageSize: 1, filter: toUserFilter(a.segment, a.localDate) });
   return Number(res.totalSize);
 }

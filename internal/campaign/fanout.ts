@@ -21,7 +21,7 @@ export interface FanoutDeps {
   js: JetStreamClient;
   planner: Pick<Planner, "plan" | "record">;
   templates: TemplateCatalog;
-  users: Pick<UsersClient, "directory" | "limiter">;
+  users: Pick<UsersClient, "directory" | "limiter" | "breaker">;
   log: Logger;
   /** This process's name in campaign_runs.owner (fencing token). */
   owner: string;

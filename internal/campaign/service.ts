@@ -34,7 +34,7 @@ export interface CampaignServiceDeps {
   nc: NatsConnection;
   controlSubject: string;
   templates: TemplateCatalog;
-  users: Pick<UsersClient, "directory" | "limiter">;
+  users: Pick<UsersClient, "directory" | "limiter" | "breaker">;
   channels: () => string[];
   maxRate: number;
   maxAudienceIds: number;
