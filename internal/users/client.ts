@@ -123,12 +123,16 @@ export function createUsersClient(o: UsersClientOptions): UsersClient {
         const until = Date.now() + o.cacheTtlMs;
         const found = new Map(res.users.map((u) => [u.id, u]));
         for (const [id, ws] of taken) {
+          // Re-inserted at the end, so the map stays ordered by expiry and the sweep below stops at
+          // the first live entry: the cache holds a few seconds of users, however many a campaign has.
+          cache.delete(id);
           cache.set(id, { user: found.get(id) ?? null, until });
           for (const w of ws) w.resolve(found.get(id));
         }
-        if (cache.size > 100_000) {
-          const now = Date.now();
-          for (const [k, v] of cache) if (v.until < now) cache.delete(k);
+        const now = Date.now();
+        for (const [k, v] of cache) {
+          if (v.until >= now) break;
+          cache.delete(k);
         }
       },
       (err) => {
