@@ -63,6 +63,7 @@ export const campaignArea: Area = {
         owner,
         pageSize: cfg.pageSize,
         leaseMs: cfg.leaseMs,
+        maxBacklog: cfg.maxBacklog,
         allZones: cfg.timeZones,
       });
       scheduler = createScheduler({

@@ -27,6 +27,12 @@ export interface FanoutDeps {
   owner: string;
   pageSize: number;
   leaseMs: number;
+  /**
+   * Deliveries of the run still pending or in flight, at most, before the next page: a rate above what
+   * the workers manage must not pile the whole audience into the broker (pause and cancel would then
+   * lag, and the reconciler would mistake the old backlog for lost work).
+   */
+  maxBacklog: number;
   /** Zones a local-time campaign is evaluated in (the catch-all pass covers everyone else). */
   allZones: readonly string[];
 }
@@ -197,9 +203,22 @@ export function createFanout(d: FanoutDeps) {
       const channels = Math.max(1, n.channels.split(",").filter(Boolean).length);
       let cursor: Cursor = r.cursor_state ? (JSON.parse(r.cursor_state) as Cursor) : START;
       let backoff = 500;
+      const backlog = async () => {
+        // Held deliveries (quiet hours) wait in the outbox, not the broker: they do not count.
+        const [rows] = (await d.db.query(
+          `SELECT COUNT(*) AS n FROM (SELECT 1 FROM deliveries WHERE notification_id = ? AND status IN (1, 2)
+             AND not_before IS NULL LIMIT ?) b`,
+          [n!.id, d.maxBacklog + 1],
+        )) as unknown as [{ n: number }[]];
+        return Number(rows[0].n);
+      };
       while (!cursor.done) {
         check();
         try {
+          while ((await backlog()) > d.maxBacklog) {
+            check();
+            await new Promise((res) => setTimeout(res, 250));
+          }
           const page = await reader.page(cursor);
           published = 0;
           let created = 0;

@@ -108,6 +108,7 @@ const schema = z.object({
   NOTIFY_CAMPAIGN_MAX_AUDIENCE_IDS: int(1, 100_000_000).default(1_000_000),
   NOTIFY_CAMPAIGN_MISFIRE_GRACE: duration.default(60_000),
   NOTIFY_CAMPAIGN_CONCURRENCY: int(1, 64).default(2),
+  NOTIFY_CAMPAIGN_MAX_BACKLOG: int(100, 10_000_000).default(5000),
   NOTIFY_CAMPAIGN_TIME_ZONES: z
     .string()
     .optional()
@@ -212,6 +213,8 @@ export interface Config {
     maxAudienceIds: number;
     misfireGraceMs: number;
     concurrency: number;
+    /** Deliveries of a run published but not yet handled, at most: the fan-out waits above it. */
+    maxBacklog: number;
     timeZones: string[];
   };
   metrics: { addr?: string; pollMs: number };
@@ -374,6 +377,7 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
       maxAudienceIds: p.NOTIFY_CAMPAIGN_MAX_AUDIENCE_IDS,
       misfireGraceMs: p.NOTIFY_CAMPAIGN_MISFIRE_GRACE,
       concurrency: p.NOTIFY_CAMPAIGN_CONCURRENCY,
+      maxBacklog: p.NOTIFY_CAMPAIGN_MAX_BACKLOG,
       timeZones: p.NOTIFY_CAMPAIGN_TIME_ZONES,
     },
     metrics: { addr: p.NOTIFY_METRICS_ADDR, pollMs: p.NOTIFY_METRICS_POLL },
