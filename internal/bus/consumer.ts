@@ -190,7 +190,12 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
       while ((inflight.size > 0 || running) && Date.now() < deadline) await sleep(50);
       const rest = [...inflight];
       inflight.clear();
-      for (const m of rest) m.nak();
+      for (const m of rest) {
+        // A message on its last delivery would come back as a MAX_DELIVERIES advisory and be
+        // dead-lettered for our shutdown; its ledger row is left to the reconciler instead.
+        if (m.info.deliveryCount >= o.maxDeliver) m.term("handed back on shutdown");
+        else m.nak();
+      }
       if (rest.length > 0) log.info({ handedBack: rest.length }, "in-flight messages handed back to the broker");
       clearInterval(heartbeat);
     },

@@ -1,25 +1,10 @@
 import { expect, it } from "vitest";
+import { CHAOS_ENV } from "./lib/env.js";
 import { killNodes, poison, restartMariaDb, restartNats, runScenario, smtpOutage, usersOutage } from "./lib/scenario.js";
 
 // The short chaos run inside `npm test`: 2,000 notifications while each kind of fault happens once.
 // The long one (20,000, three kills of each kind, a 3-node cluster) is `npm run chaos` (full*.test.ts).
 
-export const CHAOS_ENV = {
-  // MaxDeliver 7; the last retry ~20 s after the first attempt.
-  NOTIFY_RETRY_BACKOFF: "500ms,1s,2s,3s,5s,8s",
-  NOTIFY_ACK_WAIT: "3s",
-  NOTIFY_LEASE: "5s",
-  NOTIFY_RECONCILE_AFTER: "15s",
-  NOTIFY_RECONCILE_EVERY: "3s",
-  NOTIFY_BREAKER_THRESHOLD: "5",
-  NOTIFY_BREAKER_WINDOW: "10s",
-  NOTIFY_BREAKER_PROBE: "1s",
-  NOTIFY_RAMP_DURATION: "5s",
-  NOTIFY_SMTP_RATE: "400",
-  NOTIFY_SHUTDOWN_GRACE: "5s",
-  NOTIFY_RELAY_POLL: "250ms",
-  NOTIFY_WORKER_BATCH: "64",
-};
 
 it("chaos (short): kills, broker and database restarts, SMTP and user-service outages lose nothing", async () => {
   const r = await runScenario({
