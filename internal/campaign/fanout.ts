@@ -6,7 +6,7 @@ import { withTx } from "../store/db.js";
 import { newId } from "../ids/ids.js";
 import type { Planner } from "../planner/planner.js";
 import { getNotification, type NotificationRow } from "../notification/queries.js";
-import { NotificationState } from "../notification/model.js";
+import { DeliveryState, NotificationState } from "../notification/model.js";
 import type { TemplateCatalog } from "../template/index.js";
 import { isTransientUsersError, type UsersClient } from "../users/client.js";
 import { isTransientDbError } from "../store/db.js";
@@ -206,9 +206,9 @@ export function createFanout(d: FanoutDeps) {
       const backlog = async () => {
         // Held deliveries (quiet hours) wait in the outbox, not the broker: they do not count.
         const [rows] = (await d.db.query(
-          `SELECT COUNT(*) AS n FROM (SELECT 1 FROM deliveries WHERE notification_id = ? AND status IN (1, 2)
+          `SELECT COUNT(*) AS n FROM (SELECT 1 FROM deliveries WHERE notification_id = ? AND status IN (?, ?)
              AND not_before IS NULL LIMIT ?) b`,
-          [n!.id, d.maxBacklog + 1],
+          [n!.id, DeliveryState.Pending, DeliveryState.Sending, d.maxBacklog + 1],
         )) as unknown as [{ n: number }[]];
         return Number(rows[0].n);
       };

@@ -9,7 +9,7 @@ import type { TemplateCatalog } from "../template/index.js";
 import type { UsersClient } from "../users/client.js";
 import { estimateAudience } from "./audience.js";
 import { toCampaign, toProgress } from "./convert.js";
-import { AudienceKind, CampaignState, ScheduleKind, type CampaignRow, type ControlMessage } from "./model.js";
+import { AudienceKind, CampaignState, ScheduleKind, type ControlMessage, type SegmentSpec } from "./model.js";
 import { watchProgress } from "./progress.js";
 import { cronPlan } from "./scheduler.js";
 import { localDate, nextOccurrence } from "./schedule.js";
@@ -112,10 +112,10 @@ export function createCampaignService(d: CampaignServiceDeps): ServiceImpl<typeo
     },
 
     async estimateAudience(req) {
-      let a: { kind: number; segment: CampaignRow["segment"] | object; campaignId?: number; tz: string };
+      let a: { kind: number; segment: SegmentSpec; campaignId?: number; tz: string };
       if (req.campaignId) {
         const c = await requireCampaign(d.db, id(req.campaignId));
-        a = { kind: c.audience_kind, segment: JSON.parse(c.segment), campaignId: c.id, tz: c.time_zone };
+        a = { kind: c.audience_kind, segment: JSON.parse(c.segment) as SegmentSpec, campaignId: c.id, tz: c.time_zone };
       } else {
         const n = normalizeAudience(req.audience, "audience");
         if (n.kind === AudienceKind.Ids) throw invalid("audience", "an id list is counted through its campaign: pass campaign_id");
@@ -123,7 +123,7 @@ export function createCampaignService(d: CampaignServiceDeps): ServiceImpl<typeo
       }
       const count = await estimateAudience(
         { db: d.db, users: d.users, pageSize: 1 },
-        { kind: a.kind, segment: a.segment as never, campaignId: a.campaignId, localDate: localDate(new Date(), a.tz) },
+        { kind: a.kind, segment: a.segment, campaignId: a.campaignId, localDate: localDate(new Date(), a.tz) },
       );
       return { count: BigInt(count) };
     },

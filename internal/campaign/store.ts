@@ -2,7 +2,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Db } from "../store/db.js";
 import { withTx } from "../store/db.js";
 import { invalid } from "../notification/validate.js";
-import { CampaignState, FINAL_RUN_STATES, RunState, type CampaignRow, type CampaignSpecNormal, type RunRow } from "./model.js";
+import { DeliveryState } from "../notification/model.js";
+import { AudienceKind, CampaignState, FINAL_RUN_STATES, RunState, type CampaignRow, type CampaignSpecNormal, type RunRow } from "./model.js";
 
 // The campaign tables' SQL, in one place.
 
@@ -93,7 +94,7 @@ export async function appendIds(db: Db, id: number, ids: string[], max: number):
     const row = rows[0];
     if (!row) throw notFound(id);
     if (row.status !== CampaignState.Draft) throw new ConnectError(`campaign ${id} is no longer a draft`, Code.FailedPrecondition);
-    if (row.audience_kind !== 3) throw new ConnectError(`campaign ${id}'s audience is not an id list`, Code.FailedPrecondition);
+    if (row.audience_kind !== AudienceKind.Ids) throw new ConnectError(`campaign ${id}'s audience is not an id list`, Code.FailedPrecondition);
     const [r] = (await c.query("INSERT IGNORE INTO campaign_audience_ids (campaign_id, user_id) VALUES ?", [
       ids.map((u) => [id, u]),
     ])) as unknown as [{ affectedRows: number }];
@@ -184,18 +185,19 @@ export async function cancelPendingDeliveries(db: Db, notificationId: string): P
   let total = 0;
   for (;;) {
     // Small batches keep each transaction's lock footprint small while workers are busy on the table.
-    const [ids] = (await db.query("SELECT id FROM deliveries WHERE notification_id = ? AND status = 1 LIMIT 2000", [
+    const [ids] = (await db.query("SELECT id FROM deliveries WHERE notification_id = ? AND status = ? LIMIT 2000", [
       notificationId,
+      DeliveryState.Pending,
     ])) as unknown as [{ id: string }[]];
     if (ids.length === 0) return total;
     const list = ids.map((r) => r.id);
     await db.query(
-      "INSERT INTO delivery_events (delivery_id, at, status, detail) SELECT id, CURRENT_TIMESTAMP(3), 9, 'campaign cancelled' FROM deliveries WHERE id IN (?) AND status = 1",
-      [list],
+      "INSERT INTO delivery_events (delivery_id, at, status, detail) SELECT id, CURRENT_TIMESTAMP(3), ?, 'campaign cancelled' FROM deliveries WHERE id IN (?) AND status = ?",
+      [DeliveryState.Cancelled, list, DeliveryState.Pending],
     );
     const [r] = (await db.query(
-      "UPDATE deliveries SET status = 9, last_error = 'campaign cancelled', updated_at = CURRENT_TIMESTAMP(3) WHERE id IN (?) AND status = 1",
-      [list],
+      "UPDATE deliveries SET status = ?, last_error = 'campaign cancelled', updated_at = CURRENT_TIMESTAMP(3) WHERE id IN (?) AND status = ?",
+      [DeliveryState.Cancelled, list, DeliveryState.Pending],
     )) as unknown as [{ affectedRows: number }];
     total += r.affectedRows;
   }
