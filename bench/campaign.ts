@@ -64,7 +64,7 @@ interface Env {
   sink: CountingSink;
 }
 
-async function startNotifyd(e: Env): Promise<{ proc: ManagedProcess; url: string }> {
+async function startNotifyd(e: Env, extra: Record<string, string> = {}): Promise<{ proc: ManagedProcess; url: string }> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const proc = spawnNode(
     "cmd/notifyd/main.ts",
@@ -89,6 +89,7 @@ async function startNotifyd(e: Env): Promise<{ proc: ManagedProcess; url: string
       NOTIFY_MIGRATE_ON_START: "false",
       NOTIFY_LOG_LEVEL: "warn",
       NOTIFY_ROLES: "api,relay,planner,worker,scheduler",
+      ...extra,
     },
     { name: "notifyd-bench-campaign", logFile: true },
   );
@@ -104,8 +105,10 @@ async function startNotifyd(e: Env): Promise<{ proc: ManagedProcess; url: string
 }
 
 /** Runs one campaign to completion; samples RSS, the publish rate on the broker, and sink arrivals. */
-async function runCampaign(e: Env, o: { name: string; n: number; rate: number; ids?: number }) {
-  const { proc, url } = await startNotifyd(e);
+async function runCampaign(e: Env, o: { name: string; n: number; rate: number; ids?: number; unlimitedBacklog?: boolean }) {
+  // The paced run measures the token bucket alone: its backlog limit is lifted so slower workers do not
+  // hold publishing back (the limit is what the big run shows).
+  const { proc, url } = await startNotifyd(e, o.unlimitedBacklog ? { NOTIFY_CAMPAIGN_MAX_BACKLOG: String(o.n + 1) } : {});
   const client = createConnectClient(CampaignService, { baseUrl: url, apiKey: e.apiKey });
   const nc = await connect({ servers: NATS });
   const publishes: number[] = [];
@@ -182,7 +185,7 @@ try {
 
   process.stdout.write(`campaign to ${SMALL} (id list) at ${PACED_RATE}/s...\n`);
   await admin.resetStats({});
-  const small = await runCampaign(env, { name: "small", n: SMALL, rate: PACED_RATE, ids: SMALL });
+  const small = await runCampaign(env, { name: "small", n: SMALL, rate: PACED_RATE, ids: SMALL, unlimitedBacklog: true });
   const smallStats = await admin.getStats({});
 
   process.stdout.write(`campaign to ${BIG} (all) at 10000/s...\n`);
@@ -193,14 +196,14 @@ try {
   const rows = [
     { scenario: `raw: nodemailer pool -> sink (${RAW_N})`, "msgs/s": raw.rate, "cpu ms/msg": raw.cpuPerMsg, "peak RSS MiB": "", "publish/s": "" },
     {
-      scenario: `campaign ${SMALL} (id list, rate ${PACED_RATE}/s)`,
+      scenario: `campaign ${SMALL} (id list, rate ${PACED_RATE}/s, no backlog limit)`,
       "msgs/s": small.rate,
       "cpu ms/msg": small.cpuPerMsg,
       "peak RSS MiB": small.peakRssMiB,
       "publish/s": small.pubRate,
     },
     {
-      scenario: `campaign ${BIG} (all, rate 10000/s)`,
+      scenario: `campaign ${BIG} (all, rate 10000/s, backlog ≤ 5000)`,
       "msgs/s": big.rate,
       "cpu ms/msg": big.cpuPerMsg,
       "peak RSS MiB": big.peakRssMiB,
