@@ -23,6 +23,6 @@ wss.on("connection", (ws, req) => {
 });
 wss.on("listening", () => {
   const a = wss.address();
-  process.stdout.write(`${JSON.stringify({ msg: "raw ws listening", port: typeof a === "object" ? a.port : port })}\n`);
+  process.stdout.write(`${JSON.stringify({ msg: "raw ws listening", port: typeof a === "object" && a ? a.port : port })}\n`);
 });
 process.on("SIGTERM", () => process.exit(0));
