@@ -40,8 +40,7 @@ interface Prepared {
  * Send is a batch of one, so both RPCs share this path.
  */
 export function createAcceptor(deps: AcceptDeps) {
-  const prepare = async (req: NormalRequest, prefix: string): Promise<Prepared> => {
-    const pinned = await deps.templates.resolveForSend(req.template, req.templateVersion || undefined, `${prefix}template`);
+  const prepare = async (req: NormalRequest, prefix: string, pinned: PinnedTemplate): Promise<Prepared> => {
     const known = new Set(deps.channels());
     req.channels.forEach((c, i) => {
       if (!known.has(c)) throw invalid(`${prefix}channels[${i}]`, `unknown channel "${c}"; known: ${[...known].join(", ")}`);
@@ -83,8 +82,19 @@ export function createAcceptor(deps: AcceptDeps) {
       if (prev !== undefined) throw invalid(`${prefixes[i]}idempotency_key`, `repeats items[${prev}]`);
       keys.set(r.idempotencyKey, i);
     });
+    // A batch usually names few templates: pin each (key, version) once, not once per item.
+    const pins = new Map<string, Promise<PinnedTemplate>>();
+    const pin = (r: NormalRequest, prefix: string) => {
+      const k = `${r.template}\u0000${r.templateVersion}`;
+      let p = pins.get(k);
+      if (!p) {
+        p = deps.templates.resolveForSend(r.template, r.templateVersion || undefined, `${prefix}template`);
+        pins.set(k, p);
+      }
+      return p;
+    };
     const prepared: Prepared[] = [];
-    for (let i = 0; i < reqs.length; i++) prepared.push(await prepare(reqs[i], prefixes[i]));
+    for (let i = 0; i < reqs.length; i++) prepared.push(await prepare(reqs[i], prefixes[i], await pin(reqs[i], prefixes[i])));
 
     const now = new Date();
     const result = await withTx(deps.db, async (c) => {
@@ -107,17 +117,20 @@ export function createAcceptor(deps: AcceptDeps) {
         p.req.sendAfter ?? null,
         now,
       ]);
-      // INSERT IGNORE then read back by key: rows whose id is not ours already existed (a retry).
-      await c.query(
+      // INSERT IGNORE then, only when some row was ignored, read back by key: rows whose id is not
+      // ours already existed (a retry). The common case (all new) saves the round trip.
+      const [ins] = (await c.query(
         `INSERT IGNORE INTO notifications (id, source, idempotency_key, payload_hash, template_key, template_version,
            template_version_id, category, channels, locale, sender_id, data, recipients, recipient_count, status,
            send_after, created_at) VALUES ?`,
         [rows],
-      );
-      const [found] = (await c.query(
+      )) as unknown as [{ affectedRows: number }];
+      const [found] = ins.affectedRows === rows.length
+        ? [prepared.map((p) => ({ id: p.id, idempotency_key: p.req.idempotencyKey, payload_hash: p.hash, created_at: now }))]
+        : ((await c.query(
         "SELECT id, idempotency_key, payload_hash, created_at FROM notifications WHERE source = ? AND idempotency_key IN (?)",
         [source, prepared.map((p) => p.req.idempotencyKey)],
-      )) as unknown as [{ id: string; idempotency_key: string; payload_hash: string; created_at: Date }[]];
+      )) as unknown as [{ id: string; idempotency_key: string; payload_hash: string; created_at: Date }[]]);
       const byKey = new Map(found.map((r) => [r.idempotency_key, r]));
       const out: Accepted[] = [];
       const fresh: Prepared[] = [];
