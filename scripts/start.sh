@@ -26,6 +26,15 @@ if [[ ! -s .run/dev-api-key ]]; then
 fi
 API_KEY=$(<.run/dev-api-key)
 export NOTIFY_BOOTSTRAP_API_KEY=$API_KEY
+# A dev HS256 secret for the cinema's user JWTs, so the websocket gateway and InboxService work locally
+# (docs/websocket.md shows how to sign a token with it). Production sets its own secret or a JWKS URL.
+if [[ -z "${NOTIFY_JWT_SECRET:-}${NOTIFY_JWT_JWKS_URL:-}" ]]; then
+  if [[ ! -s .run/dev-jwt-secret ]]; then
+    (umask 077; node -e 'console.log(require("node:crypto").randomBytes(32).toString("hex"))' >.run/dev-jwt-secret)
+  fi
+  NOTIFY_JWT_SECRET=$(<.run/dev-jwt-secret)
+  export NOTIFY_JWT_SECRET
+fi
 
 export NOTIFY_DB_URL=${NOTIFY_DB_URL:-mysql://root@${NOTIFY_DB_HOST:-127.0.0.1}:${NOTIFY_DB_PORT:-3306}/notify}
 export NOTIFY_NATS_URL=${NOTIFY_NATS_URL:-nats://127.0.0.1:4222}
