@@ -1,5 +1,6 @@
 // mailcatcher: dev SMTP sink with a web view and JSON API of the last N caught messages.
 import { parseArgs } from "node:util";
+import { runService } from "../../internal/app/run-service.js";
 import { createLogger } from "../../internal/log/logger.js";
 import {
   createMailCatcher,
@@ -40,25 +41,4 @@ const catcher = createMailCatcher({
   log,
 });
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, "shutting down");
-  try {
-    await catcher.close();
-    process.exit(0);
-  } catch (err) {
-    log.error({ err }, "shutdown failed");
-    process.exit(1);
-  }
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
-
-try {
-  await catcher.start();
-} catch (err) {
-  log.fatal({ err }, "mailcatcher failed to start");
-  process.exit(1);
-}
+await runService("mailcatcher", catcher, log);

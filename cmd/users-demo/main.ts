@@ -1,6 +1,7 @@
 // users-demo: a reference cinema.users.v1.UserDirectory over its own MariaDB table, with fault injection
 // (DemoAdminService) for tests, benchmarks and demos.
 import { parseArgs } from "node:util";
+import { runService } from "../../internal/app/run-service.js";
 import { createLogger } from "../../internal/log/logger.js";
 import {
   createUsersDemo,
@@ -53,25 +54,4 @@ const demo = createUsersDemo({
   },
 });
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, "shutting down");
-  try {
-    await demo.close();
-    process.exit(0);
-  } catch (err) {
-    log.error({ err }, "shutdown failed");
-    process.exit(1);
-  }
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));
-
-try {
-  await demo.start();
-} catch (err) {
-  log.fatal({ err }, "users-demo failed to start");
-  process.exit(1);
-}
+await runService("users-demo", demo, log);
