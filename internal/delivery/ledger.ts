@@ -52,7 +52,7 @@ function decide(row: ClaimRow | undefined): ClaimResult {
  * of concurrent deliveries are batched (one statement for many rows); each caller still gets its own
  * answer only after its row was written.
  */
-export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number; maxDelayMs?: number } = {}) {
+export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number; maxDelayMs?: number; maxConcurrent?: number } = {}) {
   const event = (id: string, status: number, detail: string) =>
     db.execute("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES (?, CURRENT_TIMESTAMP(3), ?, ?)", [
       id,
@@ -110,7 +110,8 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
     return items.map(() => undefined);
   };
 
-  const opts = { maxItems: batch.maxItems ?? 200, maxDelayMs: batch.maxDelayMs ?? 0 };
+  // Two batches of a kind under way at a time: while they are, the next one fills up.
+  const opts = { maxItems: batch.maxItems ?? 200, maxDelayMs: batch.maxDelayMs ?? 0, maxConcurrent: batch.maxConcurrent ?? 2 };
   const claimBatch = createBatcher<string, ClaimResult>({ ...opts, run: (ids) => (ids.length === 1 ? claimOne(ids[0]).then((r) => [r]) : claimMany(ids)) });
   const sentBatch = createBatcher({ ...opts, run: sentMany });
 

@@ -57,6 +57,7 @@ export function createLocaleLookup(db: Db, ttlMs = 5000) {
   const cache = new Map<string, { v: string; until: number }>();
   const read = createBatcher<string, string>({
     maxItems: 500,
+    maxConcurrent: 2,
     run: async (userIds) => {
       const [rows] = (await db.query("SELECT user_id, locale FROM user_preferences WHERE user_id IN (?)", [
         [...new Set(userIds)],
@@ -83,8 +84,8 @@ export function createLocaleLookup(db: Db, ttlMs = 5000) {
  * The lookups and token inserts of concurrent deliveries share one statement each.
  */
 export function createPreferenceDecorator(d: { db: Db; publicUrl: string; localeOf: (userId: string) => Promise<string> }): Decorator {
-  const suppressed = createBatcher<{ address: string; category: string }, boolean>({ maxItems: 500, run: (asks) => areSuppressed(d.db, asks) });
-  const issue = createBatcher<TokenScope, string>({ maxItems: 500, run: (scopes) => issueTokens(d.db, scopes) });
+  const suppressed = createBatcher<{ address: string; category: string }, boolean>({ maxItems: 500, maxConcurrent: 2, run: (asks) => areSuppressed(d.db, asks) });
+  const issue = createBatcher<TokenScope, string>({ maxItems: 500, maxConcurrent: 2, run: (scopes) => issueTokens(d.db, scopes) });
   return async ({ msg, user }) => {
     const address = msg.ch === EMAIL ? (msg.a ?? user?.email ?? "").toLowerCase() : "";
     const [locale, isSuppressed] = await Promise.all([

@@ -52,3 +52,27 @@ describe("createBatcher", () => {
     await expect(f(1)).rejects.toThrow(/0 results for 1/);
   });
 });
+
+describe("createBatcher with maxConcurrent", () => {
+  it("gathers the calls made while a batch is under way into the next one", async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const f = createBatcher<number, number>({
+      maxConcurrent: 1,
+      run: async (xs) => {
+        batches.push(xs);
+        if (batches.length === 1) await gate;
+        return xs;
+      },
+    });
+    const first = f(1);
+    await new Promise((r) => setImmediate(r));
+    const rest = [f(2), f(3)];
+    await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([[1]]);
+    release();
+    expect(await Promise.all([first, ...rest])).toEqual([1, 2, 3]);
+    expect(batches).toEqual([[1], [2, 3]]);
+  });
+});

@@ -4,18 +4,23 @@
  * that depends on a write having happened (an ack, a send) runs before it did.
  *
  * A batch leaves when it holds `maxItems`, or `maxDelayMs` after its first item (0: at the end of the
- * current turn of the event loop, which adds no wait when calls come one at a time). `run` returns one
- * result per item, in order; if it throws, every caller of that batch gets the error.
+ * current turn of the event loop, which adds no wait when calls come one at a time). With
+ * `maxConcurrent`, a batch that is due while that many are under way waits for one of them to finish,
+ * gathering more items meanwhile: under load batches grow by themselves, at low load nothing waits.
+ * `run` returns one result per item, in order; if it throws, every caller of that batch gets the error.
  */
 export interface BatcherOptions<I, O> {
   run: (items: I[]) => Promise<O[]>;
   maxItems?: number;
   maxDelayMs?: number;
+  maxConcurrent?: number;
 }
 
 export function createBatcher<I, O>(o: BatcherOptions<I, O>): (item: I) => Promise<O> {
   const maxItems = o.maxItems ?? 100;
   const maxDelayMs = o.maxDelayMs ?? 0;
+  const maxConcurrent = o.maxConcurrent ?? Infinity;
+  let running = 0;
   let queue: { item: I; resolve: (v: O) => void; reject: (e: unknown) => void }[] = [];
   let timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
 
@@ -25,22 +30,29 @@ export function createBatcher<I, O>(o: BatcherOptions<I, O>): (item: I) => Promi
       else clearImmediate(timer as NodeJS.Immediate);
       timer = undefined;
     }
-    const batch = queue;
-    queue = [];
-    if (batch.length === 0) return;
-    o.run(batch.map((b) => b.item)).then(
-      (out) => {
-        if (out.length !== batch.length) {
-          const err = new Error(`batch returned ${out.length} results for ${batch.length} items`);
+    while (queue.length > 0 && running < maxConcurrent) start(queue.splice(0, maxItems));
+  };
+
+  const start = (batch: typeof queue) => {
+    running++;
+    new Promise<O[]>((resolve) => resolve(o.run(batch.map((b) => b.item))))
+      .then(
+        (out) => {
+          if (out.length !== batch.length) throw new Error(`batch returned ${out.length} results for ${batch.length} items`);
+          batch.forEach((b, i) => b.resolve(out[i]));
+        },
+        (err) => {
           for (const b of batch) b.reject(err);
-          return;
-        }
-        batch.forEach((b, i) => b.resolve(out[i]));
-      },
-      (err) => {
+        },
+      )
+      .catch((err) => {
         for (const b of batch) b.reject(err);
-      },
-    );
+      })
+      .finally(() => {
+        running--;
+        // Items left behind while every slot was busy; a pending timer flushes the others.
+        if (queue.length > 0 && !timer) flush();
+      });
   };
 
   return (item: I) =>
