@@ -1,5 +1,7 @@
 import type { Db } from "../store/db.js";
 import { DeliveryState, FINAL_STATES } from "../notification/model.js";
+import { createBatcher } from "../store/batcher.js";
+import { withTx } from "../store/db.js";
 
 export type ClaimResult =
   | { kind: "claimed"; uncertain: boolean; attempts: number }
@@ -8,13 +10,49 @@ export type ClaimResult =
   | { kind: "held"; retryInMs: number }
   | { kind: "missing" };
 
+interface ClaimRow {
+  id: string;
+  status: number;
+  attempts: number;
+  lease_left: number | null;
+  hold_left: number | null;
+}
+
+const CLAIM_READ = `SELECT id, status, attempts,
+    TIMESTAMPDIFF(MICROSECOND, CURRENT_TIMESTAMP(3), lease_until) DIV 1000 AS lease_left,
+    TIMESTAMPDIFF(MICROSECOND, CURRENT_TIMESTAMP(3), not_before) DIV 1000 AS hold_left
+  FROM deliveries`;
+
+// resent_after_uncertain is assigned first, so it still sees the old status: a row taken over from
+// `sending` (its lease expired) is a possible duplicate.
+const claimWrite = (leaseMs: number) => `UPDATE deliveries SET
+    resent_after_uncertain = resent_after_uncertain + (status = ${DeliveryState.Sending}),
+    status = ${DeliveryState.Sending},
+    attempts = attempts + 1,
+    lease_until = CURRENT_TIMESTAMP(3) + INTERVAL ${Math.trunc(leaseMs) * 1000} MICROSECOND,
+    updated_at = CURRENT_TIMESTAMP(3)`;
+
+/** What a claim may do with the row as read; "claimed" means it may be taken. */
+function decide(row: ClaimRow | undefined): ClaimResult {
+  if (!row) return { kind: "missing" };
+  if (FINAL_STATES.includes(row.status)) return { kind: "done", status: row.status };
+  if (row.hold_left != null && Number(row.hold_left) > 0) return { kind: "held", retryInMs: Number(row.hold_left) };
+  const expiredLease = row.status === DeliveryState.Sending && Number(row.lease_left ?? 0) < 0;
+  if (row.status !== DeliveryState.Pending && !expiredLease) {
+    return { kind: "busy", retryInMs: Math.max(1000, Number(row.lease_left ?? 0) + 500) };
+  }
+  return { kind: "claimed", uncertain: expiredLease, attempts: row.attempts + 1 };
+}
+
 /**
  * The ledger operations a worker needs. A claim moves a row pending -> sending with a lease; a row
  * found in `sending` with an expired lease was held by a worker that died, possibly after the channel
  * accepted the message, so its re-send is counted as resent_after_uncertain. History rows are written
- * before the state change, so whoever sees a new state also sees its history.
+ * before the state change, so whoever sees a new state also sees its history. Claims and sent records
+ * of concurrent deliveries are batched (one statement for many rows); each caller still gets its own
+ * answer only after its row was written.
  */
-export function createLedger(db: Db, leaseMs: number) {
+export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number; maxDelayMs?: number; maxConcurrent?: number } = {}) {
   const event = (id: string, status: number, detail: string) =>
     db.execute("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES (?, CURRENT_TIMESTAMP(3), ?, ?)", [
       id,
@@ -22,45 +60,64 @@ export function createLedger(db: Db, leaseMs: number) {
       detail.slice(0, 1000),
     ]);
 
+  const claimOne = async (id: string): Promise<ClaimResult> => {
+    const [rows] = (await db.execute(`${CLAIM_READ} WHERE id = ?`, [id])) as unknown as [ClaimRow[]];
+    const decided = decide(rows[0]);
+    if (decided.kind !== "claimed") return decided;
+    // The WHERE repeats the check so two workers racing for the row cannot both win.
+    const row = rows[0];
+    const [r] = (await db.execute(`${claimWrite(leaseMs)} WHERE id = ? AND status = ? AND attempts = ?`, [
+      id,
+      row.status,
+      row.attempts,
+    ])) as unknown as [{ affectedRows: number }];
+    if (r.affectedRows !== 1) return { kind: "busy", retryInMs: 1000 };
+    return decided;
+  };
+
+  // Many concurrent claims: the rows are read FOR UPDATE in one transaction, so what was decided for
+  // each row still holds when the one UPDATE moves all claimable rows at once.
+  const claimMany = (ids: string[]): Promise<ClaimResult[]> =>
+    withTx(db, async (c) => {
+      const [rows] = (await c.query(`${CLAIM_READ} WHERE id IN (?) FOR UPDATE`, [[...new Set(ids)]])) as unknown as [ClaimRow[]];
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const taken = new Set<string>();
+      const out = ids.map((id): ClaimResult => {
+        const d = decide(byId.get(id));
+        if (d.kind !== "claimed") return d;
+        // The same delivery twice in one batch (two copies of its message): only one may send.
+        if (taken.has(id)) return { kind: "busy", retryInMs: 1000 };
+        taken.add(id);
+        return d;
+      });
+      if (taken.size > 0) await c.query(`${claimWrite(leaseMs)} WHERE id IN (?)`, [[...taken]]);
+      return out;
+    });
+
+  // History first, then the state change, for a whole batch of sent deliveries.
+  const sentMany = async (items: { id: string; messageId: string; detail: string }[]): Promise<void[]> => {
+    await db.query(
+      `INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ${items.map(() => `(?, CURRENT_TIMESTAMP(3), ${DeliveryState.Sent}, ?)`).join(", ")}`,
+      items.flatMap((i) => [i.id, i.detail.slice(0, 1000)]),
+    );
+    await db.query(
+      `UPDATE deliveries SET status = ${DeliveryState.Sent},
+         message_id = CASE id ${items.map(() => "WHEN ? THEN ?").join(" ")} END,
+         lease_until = NULL, last_error = '', sent_at = CURRENT_TIMESTAMP(3), updated_at = CURRENT_TIMESTAMP(3)
+       WHERE id IN (?)`,
+      [...items.flatMap((i) => [i.id, i.messageId]), items.map((i) => i.id)],
+    );
+    return items.map(() => undefined);
+  };
+
+  // Two batches of a kind under way at a time: while they are, the next one fills up.
+  const opts = { maxItems: batch.maxItems ?? 200, maxDelayMs: batch.maxDelayMs ?? 0, maxConcurrent: batch.maxConcurrent ?? 2 };
+  const claimBatch = createBatcher<string, ClaimResult>({ ...opts, run: (ids) => (ids.length === 1 ? claimOne(ids[0]).then((r) => [r]) : claimMany(ids)) });
+  const sentBatch = createBatcher({ ...opts, run: sentMany });
+
   return {
-    async claim(id: string): Promise<ClaimResult> {
-      const [rows] = (await db.execute(
-        `SELECT status, attempts,
-                TIMESTAMPDIFF(MICROSECOND, CURRENT_TIMESTAMP(3), lease_until) DIV 1000 AS lease_left,
-                TIMESTAMPDIFF(MICROSECOND, CURRENT_TIMESTAMP(3), not_before) DIV 1000 AS hold_left
-         FROM deliveries WHERE id = ?`,
-        [id],
-      )) as unknown as [{ status: number; attempts: number; lease_left: number | null; hold_left: number | null }[]];
-      const row = rows[0];
-      if (!row) return { kind: "missing" };
-      if (FINAL_STATES.includes(row.status)) return { kind: "done", status: row.status };
-      if (row.hold_left != null && Number(row.hold_left) > 0) return { kind: "held", retryInMs: Number(row.hold_left) };
-      const expiredLease = row.status === DeliveryState.Sending && Number(row.lease_left ?? 0) < 0;
-      if (row.status !== DeliveryState.Pending && !expiredLease) {
-        return { kind: "busy", retryInMs: Math.max(1000, Number(row.lease_left ?? 0) + 500) };
-      }
-      // The WHERE repeats the check so two workers racing for the row cannot both win.
-      const [r] = (await db.execute(
-        `UPDATE deliveries SET
-           resent_after_uncertain = resent_after_uncertain + ?,
-           status = ${DeliveryState.Sending},
-           attempts = attempts + 1,
-           lease_until = CURRENT_TIMESTAMP(3) + INTERVAL ? * 1000 MICROSECOND,
-           updated_at = CURRENT_TIMESTAMP(3)
-         WHERE id = ? AND status = ? AND attempts = ?`,
-        [expiredLease ? 1 : 0, leaseMs, id, row.status, row.attempts],
-      )) as unknown as [{ affectedRows: number }];
-      if (r.affectedRows !== 1) return { kind: "busy", retryInMs: 1000 };
-      return { kind: "claimed", uncertain: expiredLease, attempts: row.attempts + 1 };
-    },
-    async sent(id: string, messageId: string, detail: string) {
-      await event(id, DeliveryState.Sent, detail);
-      await db.execute(
-        `UPDATE deliveries SET status = ${DeliveryState.Sent}, message_id = ?, lease_until = NULL, last_error = '',
-           sent_at = CURRENT_TIMESTAMP(3), updated_at = CURRENT_TIMESTAMP(3) WHERE id = ?`,
-        [messageId, id],
-      );
-    },
+    claim: (id: string): Promise<ClaimResult> => claimBatch(id),
+    sent: (id: string, messageId: string, detail: string): Promise<void> => sentBatch({ id, messageId, detail }),
     /**
      * Gives the row back after a temporary failure; the broker redelivers it after the back-off.
      * retry_at tells the reconciler when the broker is due to bring it back. `uncertain`: the peer

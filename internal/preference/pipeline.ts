@@ -5,8 +5,9 @@ import { addressDecisionKey, decisionKey, type Decision, type PlanPolicy } from 
 import type { Db } from "../store/db.js";
 import { loadDefaults, loadPrefs } from "./store.js";
 import { decide, LOCKED_CATEGORY, MARKETING, type Defaults } from "./rules.js";
-import { addSuppression, isHardBounce, isSuppressed, suppressedAmong } from "./suppression.js";
-import { issueToken } from "./tokens.js";
+import { createBatcher } from "../store/batcher.js";
+import { addSuppression, areSuppressed, isHardBounce, suppressedAmong } from "./suppression.js";
+import { issueTokens, type TokenScope } from "./tokens.js";
 
 /** Suppression is about mail addresses; other channels have their own ways to refuse. */
 const EMAIL = "email";
@@ -51,16 +52,24 @@ export function createPreferencePolicy(d: { db: Db; defaults: () => Promise<Defa
   };
 }
 
-/** A user's preferred locale, cached for a few seconds (workers ask once per delivery). */
+/** A user's preferred locale, cached for a few seconds (workers ask once per delivery, many at a time). */
 export function createLocaleLookup(db: Db, ttlMs = 5000) {
   const cache = new Map<string, { v: string; until: number }>();
+  const read = createBatcher<string, string>({
+    maxItems: 500,
+    maxConcurrent: 2,
+    run: async (userIds) => {
+      const [rows] = (await db.query("SELECT user_id, locale FROM user_preferences WHERE user_id IN (?)", [
+        [...new Set(userIds)],
+      ])) as unknown as [{ user_id: string; locale: string }[]];
+      const found = new Map(rows.map((r) => [r.user_id, r.locale]));
+      return userIds.map((u) => found.get(u) ?? "");
+    },
+  });
   return async (userId: string): Promise<string> => {
     const hit = cache.get(userId);
     if (hit && hit.until > Date.now()) return hit.v;
-    const [rows] = (await db.execute("SELECT locale FROM user_preferences WHERE user_id = ?", [userId])) as unknown as [
-      { locale: string }[],
-    ];
-    const v = rows[0]?.locale ?? "";
+    const v = await read(userId);
     if (cache.size > 10_000) cache.clear();
     cache.set(userId, { v, until: Date.now() + ttlMs });
     return v;
@@ -72,19 +81,22 @@ export function createLocaleLookup(db: Db, ttlMs = 5000) {
  * where the address is known at last, a suppressed address is skipped (a user's address is only
  * known here, and a bare address may have bounced since it was planned), and marketing mail gets a
  * one-click unsubscribe link in the footer and the List-Unsubscribe headers (RFC 2369, RFC 8058).
+ * The lookups and token inserts of concurrent deliveries share one statement each.
  */
 export function createPreferenceDecorator(d: { db: Db; publicUrl: string; localeOf: (userId: string) => Promise<string> }): Decorator {
+  const suppressed = createBatcher<{ address: string; category: string }, boolean>({ maxItems: 500, maxConcurrent: 2, run: (asks) => areSuppressed(d.db, asks) });
+  const issue = createBatcher<TokenScope, string>({ maxItems: 500, maxConcurrent: 2, run: (scopes) => issueTokens(d.db, scopes) });
   return async ({ msg, user }) => {
     const address = msg.ch === EMAIL ? (msg.a ?? user?.email ?? "").toLowerCase() : "";
-    const [locale, suppressed] = await Promise.all([
+    const [locale, isSuppressed] = await Promise.all([
       msg.u && !msg.l ? d.localeOf(msg.u) : "",
-      address ? isSuppressed(d.db, address, msg.c) : false,
+      address ? suppressed({ address, category: msg.c }) : false,
     ]);
-    if (suppressed) return { skip: "suppressed" };
+    if (isSuppressed) return { skip: "suppressed" };
     const base = locale ? { locale } : {};
     if (msg.ch !== EMAIL) return base;
     if (msg.c !== MARKETING) return base;
-    const token = await issueToken(d.db, {
+    const token = await issue({
       userId: msg.u ?? "",
       address: msg.u ? "" : address,
       category: msg.c,

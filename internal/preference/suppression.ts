@@ -33,12 +33,20 @@ export async function suppressedAmong(db: Db, addresses: readonly string[], cate
 }
 
 export async function isSuppressed(db: Db, address: string, category: string): Promise<boolean> {
-  const [rows] = (await db.execute("SELECT 1 AS x FROM suppressions WHERE address = ? AND scope IN (?, ?) LIMIT 1", [
-    normal(address),
-    ANY,
-    category,
-  ])) as unknown as [unknown[]];
-  return rows.length > 0;
+  return (await areSuppressed(db, [{ address, category }]))[0];
+}
+
+/** For each (address, category), whether mail of that category must not go there; one query for all. */
+export async function areSuppressed(db: Db, asks: readonly { address: string; category: string }[]): Promise<boolean[]> {
+  const [rows] = (await db.query("SELECT address, scope FROM suppressions WHERE address IN (?)", [
+    [...new Set(asks.map((a) => normal(a.address)))],
+  ])) as unknown as [{ address: string; scope: string }[]];
+  const scopes = new Map<string, Set<string>>();
+  for (const r of rows) scopes.set(r.address, (scopes.get(r.address) ?? new Set()).add(r.scope));
+  return asks.map((a) => {
+    const s = scopes.get(normal(a.address));
+    return s !== undefined && (s.has(ANY) || s.has(a.category));
+  });
 }
 
 /** Adds a suppression; an address already suppressed in that scope keeps its first reason. */

@@ -24,13 +24,19 @@ export const hashToken = (token: string) => createHash("sha256").update(token).d
 
 /** A fresh 128-bit token for one delivery; only its hash is stored. */
 export async function issueToken(db: Db, s: TokenScope, now = new Date()): Promise<string> {
-  const token = randomBytes(16).toString("base64url");
-  await db.execute(
+  return (await issueTokens(db, [s], now))[0];
+}
+
+/** One fresh token per scope, in order, stored with one statement (the workers issue them in batches). */
+export async function issueTokens(db: Db, scopes: readonly TokenScope[], now = new Date()): Promise<string[]> {
+  const tokens = scopes.map(() => randomBytes(16).toString("base64url"));
+  const expires = new Date(now.getTime() + TOKEN_TTL_MS);
+  await db.query(
     `INSERT INTO unsubscribe_tokens (token_hash, user_id, address, category, locale, delivery_id, expires_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    [hashToken(token), s.userId, s.address, s.category, s.locale.slice(0, 16), s.deliveryId, new Date(now.getTime() + TOKEN_TTL_MS)],
+     VALUES ${scopes.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+    scopes.flatMap((s, i) => [hashToken(tokens[i]), s.userId, s.address, s.category, s.locale.slice(0, 16), s.deliveryId, expires]),
   );
-  return token;
+  return tokens;
 }
 
 /** The token's scope, or undefined for a malformed, unknown (forged) or expired token. */

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDb, dropDatabase, ensureDatabase, type Db } from "../store/db.js";
+import { migrate } from "../store/migrate.js";
+import { DeliveryState } from "../notification/model.js";
+import { createLedger } from "./ledger.js";
+
+const url = `${process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306"}/t_ledger_${Math.random().toString(36).slice(2, 8)}`;
+let db: Db;
+
+const row = (id: string, status: number, extra: { lease?: string; hold?: string; attempts?: number } = {}) =>
+  db.execute(
+    `INSERT INTO deliveries (id, notification_id, recipient, channel, status, attempts, lease_until, not_before, created_at, updated_at)
+     VALUES (?, 'n', ?, 'email', ?, ?, ${extra.lease ?? "NULL"}, ${extra.hold ?? "NULL"}, NOW(3), NOW(3))`,
+    [id, id, status, extra.attempts ?? 0],
+  );
+
+beforeAll(async () => {
+  await ensureDatabase(url);
+  await migrate(url);
+  db = createDb({ url, poolSize: 4 });
+});
+afterAll(async () => {
+  await db?.end();
+  await dropDatabase(url);
+});
+
+describe("ledger batches", () => {
+  it("decides each claim of a batch on its own row, and lets only one copy of a delivery win", async () => {
+    await row("pending", DeliveryState.Pending);
+    await row("expired", DeliveryState.Sending, { lease: "NOW(3) - INTERVAL 1 SECOND", attempts: 1 });
+    await row("leased", DeliveryState.Sending, { lease: "NOW(3) + INTERVAL 60 SECOND", attempts: 1 });
+    await row("sent", DeliveryState.Sent, { attempts: 1 });
+    await row("held", DeliveryState.Pending, { hold: "NOW(3) + INTERVAL 60 SECOND" });
+    const ledger = createLedger(db, 60_000);
+    const ids = ["pending", "expired", "leased", "sent", "held", "missing", "pending"];
+    const out = await Promise.all(ids.map((id) => ledger.claim(id)));
+    expect(out.map((o) => o.kind)).toEqual(["claimed", "claimed", "busy", "done", "held", "missing", "busy"]);
+    expect(out[0]).toEqual({ kind: "claimed", uncertain: false, attempts: 1 });
+    expect(out[1]).toEqual({ kind: "claimed", uncertain: true, attempts: 2 });
+    const [rows] = (await db.query("SELECT id, status, attempts, resent_after_uncertain AS r, lease_until > NOW(3) AS leased FROM deliveries ORDER BY id")) as unknown as [
+      { id: string; status: number; attempts: number; r: number; leased: number | null }[],
+    ];
+    const by = Object.fromEntries(rows.map((r) => [r.id, r]));
+    expect(by.pending).toMatchObject({ status: DeliveryState.Sending, attempts: 1, r: 0, leased: 1 });
+    expect(by.expired).toMatchObject({ status: DeliveryState.Sending, attempts: 2, r: 1, leased: 1 });
+    expect(by.leased).toMatchObject({ status: DeliveryState.Sending, attempts: 1, r: 0 });
+    expect(by.held).toMatchObject({ status: DeliveryState.Pending, attempts: 0 });
+
+    // A second claim of a row claimed above is busy, one at a time as in a batch.
+    expect((await ledger.claim("pending")).kind).toBe("busy");
+
+    await Promise.all([ledger.sent("pending", "<pending@x>", "attempt 1"), ledger.sent("expired", "<expired@x>", "attempt 2")]);
+    const [sent] = (await db.query("SELECT id, status, message_id FROM deliveries WHERE id IN ('pending', 'expired') ORDER BY id")) as unknown as [
+      { id: string; status: number; message_id: string }[],
+    ];
+    expect(sent).toEqual([
+      { id: "expired", status: DeliveryState.Sent, message_id: "<expired@x>" },
+      { id: "pending", status: DeliveryState.Sent, message_id: "<pending@x>" },
+    ]);
+    const [events] = (await db.query("SELECT delivery_id, status, detail FROM delivery_events ORDER BY delivery_id")) as unknown as [unknown[]];
+    expect(events).toEqual([
+      { delivery_id: "expired", status: DeliveryState.Sent, detail: "attempt 2" },
+      { delivery_id: "pending", status: DeliveryState.Sent, detail: "attempt 1" },
+    ]);
+  });
+});
