@@ -101,7 +101,8 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
       items.flatMap((i) => [i.id, i.detail.slice(0, 1000)]),
     );
     await db.query(
-      `UPDATE deliveries SET status = ${DeliveryState.Sent},
+      // A client may acknowledge an in-app notification before its "sent" is recorded; never step back.
+      `UPDATE deliveries SET status = IF(status IN (${DeliveryState.Delivered}, ${DeliveryState.Read}), status, ${DeliveryState.Sent}),
          message_id = CASE id ${items.map(() => "WHEN ? THEN ?").join(" ")} END,
          lease_until = NULL, last_error = '', sent_at = CURRENT_TIMESTAMP(3), updated_at = CURRENT_TIMESTAMP(3)
        WHERE id IN (?)`,
