@@ -66,6 +66,9 @@ beforeAll(async () => {
       NOTIFY_CAMPAIGN_POLL: "200ms",
       NOTIFY_CAMPAIGN_MAX_AUDIENCE_IDS: "1000",
       NOTIFY_CAMPAIGN_TIME_ZONES: "Europe/Moscow,Europe/Berlin,America/New_York",
+      // Retries spaced so a 2.5 s burst of user-service errors cannot use up a delivery's attempts
+      // (with 200/400/800 ms, four attempts fit inside the burst and 1 in 16 deliveries would die).
+      NOTIFY_RETRY_BACKOFF: "1s,2s,4s",
     },
   });
   node = await stack.startNode("api,relay,planner,worker,scheduler");
