@@ -88,7 +88,13 @@ export function createApiKeyStore(db: Db): ApiKeyStore {
         }
         return false;
       }
-      await insert(name, scopes, key);
+      try {
+        await insert(name, scopes, key);
+      } catch (err) {
+        // Several processes starting at once bootstrap the same key; the first insert wins.
+        if ((err as { code?: string }).code === "ER_DUP_ENTRY") return false;
+        throw err;
+      }
       return true;
     },
     async verify(key) {

@@ -61,6 +61,19 @@ describe("startNats", () => {
   });
 });
 
+/** JetStream API calls time out while a cluster elects its meta leader; retry them for a while. */
+async function retryJs<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 describe("startNatsCluster", () => {
   let cluster: NatsCluster;
 
@@ -70,21 +83,21 @@ describe("startNatsCluster", () => {
     const nc = await connect({ servers: cluster.urls });
     cleanup.push(() => nc.close());
     const jsm = await nc.jetstreamManager();
-    await jsm.streams.add({ name: "C", subjects: ["c.>"], num_replicas: 3 });
+    await retryJs(() => jsm.streams.add({ name: "C", subjects: ["c.>"], num_replicas: 3 }));
     const js = nc.jetstream();
     for (let i = 0; i < 10; i++) await publishRetrying(js, "c.x", `m${i}`, `c-${i}`);
 
-    const leader = await cluster.leaderOf("C");
+    const leader = await retryJs(() => cluster.leaderOf("C"));
     await cluster.kill(leader);
     expect(cluster.nodes[leader].running).toBe(false);
     // Through the election: retried publishes with the same msgID end up stored once each.
     for (let i = 10; i < 20; i++) await publishRetrying(js, "c.x", `m${i}`, `c-${i}`);
-    const newLeader = await cluster.leaderOf("C");
+    const newLeader = await retryJs(() => cluster.leaderOf("C"));
     expect(newLeader).not.toBe(leader);
 
     await cluster.restart(leader);
     expect(cluster.nodes[leader].running).toBe(true);
-    const info = await jsm.streams.info("C");
+    const info = await retryJs(() => jsm.streams.info("C"));
     expect(info.state.messages).toBe(20);
-  });
+  }, 120_000);
 });
