@@ -3,6 +3,7 @@ import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakePlatform, TEST_API_KEY, type FakePlatform } from "./test-fixture.js";
+import { childEnv } from "../../test/harness/processes.js";
 
 // Black-box: notifyctl runs as its own process, as an operator runs it, against a real h2c server.
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -16,10 +17,12 @@ interface Run {
 }
 
 function start(command: string, args: string[], env: Record<string, string>, cwd = ROOT): ChildProcess {
-  const base = { ...process.env };
-  delete base.NOTIFY_ADDR;
-  delete base.NOTIFY_API_KEY;
-  return spawn(command, args, { cwd, env: { ...base, ...env }, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+  return spawn(command, args, {
+    cwd,
+    env: childEnv({ NOTIFY_ADDR: undefined, NOTIFY_API_KEY: undefined, ...env }),
+    detached: true,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
 }
 
 function finish(child: ChildProcess, input?: string): Promise<Run> {

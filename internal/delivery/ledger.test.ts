@@ -3,8 +3,9 @@ import { createDb, dropDatabase, ensureDatabase, type Db } from "../store/db.js"
 import { migrate } from "../store/migrate.js";
 import { DeliveryState } from "../notification/model.js";
 import { createLedger } from "./ledger.js";
+import { MARIADB, uniqueName } from "../../test/harness/platform.js";
 
-const url = `${process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306"}/t_ledger_${Math.random().toString(36).slice(2, 8)}`;
+const url = `${MARIADB}/${uniqueName("ledger")}`;
 let db: Db;
 
 const row = (id: string, status: number, extra: { lease?: string; hold?: string; attempts?: number } = {}) =>

@@ -72,12 +72,25 @@ function matcher(m: LineMatcher): (l: OutputLine) => boolean {
 }
 
 /**
+ * The environment for a child process: this process's, with overrides; an override of undefined
+ * removes the variable (e.g. a developer's NOTIFY_API_KEY must not leak into a test's child).
+ */
+export function childEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+/**
  * Starts `command` detached in its own process group and tracks its output. Everything this harness
  * starts goes through here, so `kill` can only ever reach process groups the harness created.
  */
 export function spawnProcess(command: string, args: string[], opts: SpawnOptions = {}): ManagedProcess {
   const name = opts.name ?? command.split("/").pop() ?? command;
-  const env = opts.inheritEnv === false ? { ...opts.env } : { ...process.env, ...opts.env };
+  const env = opts.inheritEnv === false ? { ...opts.env } : childEnv(opts.env);
   const child = spawn(command, args, {
     cwd: opts.cwd ?? REPO_ROOT,
     env,
