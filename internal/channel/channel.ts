@@ -32,12 +32,12 @@ export interface SendResult {
 
 /**
  * A delivery channel. Adding one is a new file in internal/channel that exports a factory, plus one
- * line in registry.ts; its settings come from NOTIFY_CHANNEL_<NAME>_* variables.
+ * line in registry.ts; its settings come from NOTIFY_CHANNEL_<NAME>_* variables. The template parts it
+ * renders are declared once, in internal/template/parts.ts (CHANNEL_PARTS), which validation, rendering
+ * and preview all read.
  */
 export interface Channel {
   readonly name: string;
-  /** Template parts the channel renders. */
-  readonly parts: readonly string[];
   /** Whether a bare address (not a user id) can be delivered on this channel. */
   readonly takesBareAddress: boolean;
   /** The address to use for this recipient, or undefined when the user has none for this channel. */

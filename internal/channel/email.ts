@@ -105,7 +105,6 @@ export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log
 
   return {
     name: "email",
-    parts: ["subject", "html", "text"],
     takesBareAddress: true,
     transports: relays.map((r) => r.transport),
     breakers: relays.map((r) => r.breaker),

@@ -92,7 +92,6 @@ export function createSmsChannel(o: SmsOptions, deps: Pick<ChannelDeps, "log">):
 
   return {
     name: "sms",
-    parts: ["sms"],
     takesBareAddress: false,
     address: (r) => r.user?.phone || undefined,
     async send(m) {

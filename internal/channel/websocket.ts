@@ -22,7 +22,6 @@ export function createWebsocketChannel(d: WebsocketChannelDeps): Channel | undef
   const log = d.log.child({ channel: "websocket" });
   return {
     name: "websocket",
-    parts: ["title", "body"],
     takesBareAddress: false,
     address: (r) => r.userId || undefined,
     async send(m: OutgoingMessage) {
