@@ -66,12 +66,17 @@ export async function measure(
 ): Promise<ChaosResult> {
   const c = await mysql.createConnection(dbUrl);
   try {
-    const rows = await query<{ id: string; status: number; recipient: string; idem: string; resent: number }>(
+    const rows = await query<{ id: string; status: number; recipient: string; last_error: string; idem: string; resent: number }>(
       c,
-      `SELECT d.id, d.status, d.recipient, n.idempotency_key AS idem, d.resent_after_uncertain AS resent
+      `SELECT d.id, d.status, d.recipient, d.last_error, n.idempotency_key AS idem, d.resent_after_uncertain AS resent
        FROM notifications n LEFT JOIN deliveries d ON d.notification_id = n.id`,
     );
     const byKey = new Map(rows.map((r) => [r.idem, r]));
+    // A 550 puts the address on the suppression list at once; when a kill lands between that and the
+    // ledger's "failed", the retry finds the address suppressed and records it skipped. Either way the
+    // permanent rejection was honoured and nothing was sent.
+    const rejected = (r: { status: number; last_error?: string }) =>
+      r.status === 6 || (r.status === 7 && r.last_error === "suppressed");
     const perm = new Set(plan.permanent.map((a) => `e:${a}`));
     const dead = new Set(plan.dead.map((a) => `e:${a}`));
     const atSink = new Set(sink.uniqueMessageIds());
@@ -85,7 +90,7 @@ export async function measure(
         continue;
       }
       if (perm.has(r.recipient)) {
-        if (r.status !== 6) missed.push(`${r.recipient} ended ${r.status}, expected failed`);
+        if (!rejected(r)) missed.push(`${r.recipient} ended ${r.status}, expected failed`);
         continue;
       }
       if (dead.has(r.recipient)) {
@@ -106,7 +111,7 @@ export async function measure(
       lost,
       duplicates,
       resentAfterUncertain: rows.reduce((n, r) => n + Number(r.resent ?? 0), 0),
-      failed: rows.filter((r) => r.status === 6).length,
+      failed: rows.filter(rejected).length,
       dead: rows.filter((r) => r.status === 8).length,
       deadLetters: Number(letters.total),
       poisonLetters: Number(letters.poison),
