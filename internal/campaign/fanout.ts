@@ -13,7 +13,8 @@ import { isTransientDbError } from "../store/db.js";
 import { createAudienceReader, START, type Cursor } from "./audience.js";
 import { GENERATORS, type GeneratorOutput } from "./generators.js";
 import { CampaignState, RunState, type CampaignRow, type RunRow, type SegmentSpec } from "./model.js";
-import { FanoutStopped, createPacer, pacedPublisher } from "./pacer.js";
+import { createPacer } from "../reliability/pacer.js";
+import { FanoutStopped, pacedPublisher } from "./pacing.js";
 import { cancelPendingDeliveries } from "./store.js";
 
 export interface FanoutDeps {

@@ -1,8 +1,4 @@
-import Bottleneck from "bottleneck";
-import nodemailer from "nodemailer";
-import type { SendMailOptions } from "nodemailer/lib/mailer";
-
-type Transporter = ReturnType<typeof nodemailer.createTransport>;
+import DKIM from "nodemailer/lib/dkim";
 import type { BreakerSettings, RampSettings } from "../config/config.js";
 import { maskAddress } from "../log/logger.js";
 import { anyAvailable } from "../reliability/availability.js";
@@ -10,15 +6,18 @@ import { BreakerOpenError, createBreaker, type Breaker } from "../reliability/br
 import { classifySmtp } from "../reliability/classify.js";
 import { createRamp } from "../reliability/ramp.js";
 import { probeSmtp } from "../reliability/smtp-probe.js";
+import { createPacer } from "../reliability/pacer.js";
 import { DeliveryError, type Channel, type ChannelDeps, type OutgoingMessage } from "./channel.js";
+import { AddressError, createComposer } from "./mime.js";
+import { createSmtpPool, type SmtpPool } from "./smtp-pool.js";
 
 export interface EmailOptions {
   /** SMTP relays in order of preference: smtp://[user:pass@]host:port */
   urls: string[];
+  /** Connections per relay, and so sends under way at once. */
   pool: number;
   /** Messages per second at most, across relays. */
   rate: number;
-  concurrency: number;
   from: string;
   /** Right-hand side of Message-IDs. */
   domain: string;
@@ -38,7 +37,7 @@ export function classifySmtpError(err: unknown): DeliveryError {
 
 interface Relay {
   name: string;
-  transport: Transporter;
+  pool: SmtpPool;
   breaker: Breaker;
 }
 
@@ -48,23 +47,16 @@ interface Relay {
  * that certainly left nothing at the relay (a 4xx before the body, a refused connection) is tried on
  * the next relay at once; anything else goes back to the worker for a later attempt.
  */
-export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log">): Channel & { transports: Transporter[]; breakers: Breaker[] } {
+export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log">): Channel & { breakers: Breaker[] } {
   const log = deps.log.child({ channel: "email" });
   const breakerSettings = o.breaker ?? { threshold: 5, windowMs: 10_000, probeMs: 5000 };
+  const composer = createComposer(o.from);
+  const dkim = o.dkim ? new DKIM(o.dkim) : undefined;
   const relays: Relay[] = o.urls.map((url, i) => {
     const name = i === 0 ? "smtp:primary" : `smtp:fallback${o.urls.length > 2 ? i : ""}`;
     return {
       name,
-      transport: nodemailer.createTransport({
-        url,
-        pool: true,
-        maxConnections: o.pool,
-        // The default (100) recycles connections constantly under load.
-        maxMessages: 100_000,
-        disableFileAccess: true,
-        disableUrlAccess: true,
-        dkim: o.dkim,
-      } as Parameters<typeof nodemailer.createTransport>[0]),
+      pool: createSmtpPool({ url, size: o.pool, name: o.domain }),
       breaker: createBreaker({
         name,
         ...breakerSettings,
@@ -73,10 +65,13 @@ export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log
       }),
     };
   });
-  // The rate cap spaces sends (minTime) rather than refilling a reservoir: Bottleneck 2.19 stops its
-  // reservoir refresh timer on the second updateSettings, and the ramp changes the rate every second.
-  const limiter = new Bottleneck({ maxConcurrent: o.concurrency, minTime: 1000 / o.rate });
-  const setRate = (perSecond: number) => limiter.updateSettings({ minTime: 1000 / perSecond });
+  // A token bucket whose rate the ramp moves: it spaces sends at the configured rate; the pools'
+  // size bounds how many are under way.
+  let rate = o.rate;
+  const pacer = createPacer({ rate: () => rate });
+  const setRate = (perSecond: number) => {
+    rate = perSecond;
+  };
   const rampSettings = o.ramp ?? { durationMs: 60_000, startFraction: 0.1 };
   const ramp = createRamp({
     ...rampSettings,
@@ -91,9 +86,9 @@ export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log
   }
   const availability = anyAvailable(relays.map((r) => r.breaker));
 
-  const sendVia = async (relay: Relay, mail: SendMailOptions) => {
+  const sendVia = async (relay: Relay, envelope: { from: string; to: string[] }, raw: string) => {
     try {
-      await relay.transport.sendMail(mail);
+      await relay.pool.send(envelope, dkim ? dkim.sign(raw) : raw);
       relay.breaker.success();
     } catch (err) {
       const c = classifySmtp(err);
@@ -106,7 +101,6 @@ export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log
   return {
     name: "email",
     takesBareAddress: true,
-    transports: relays.map((r) => r.transport),
     breakers: relays.map((r) => r.breaker),
     availability,
     address: (r) => r.address ?? (r.user?.email || undefined),
@@ -116,40 +110,37 @@ export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log
       const messageId = `<${m.deliveryId}@${o.domain}>`;
       const headers: Record<string, string> = { ...m.headers };
       if (m.automatic) headers["Auto-Submitted"] = "auto-generated";
-      const mail = {
-        from: o.from,
-        to,
-        subject: (m.parts.subject ?? "").replace(/[\r\n]+/g, " "),
-        html: m.parts.html,
-        text: m.parts.text,
-        messageId,
-        headers,
-      };
-      await limiter.schedule(async () => {
-        let last: unknown = new BreakerOpenError("every SMTP relay");
-        for (const relay of relays) {
-          if (!relay.breaker.available) continue;
-          try {
-            return await sendVia(relay, mail);
-          } catch (err) {
-            last = err;
-            const e = err as DeliveryError & { dependencyDown?: boolean };
-            log.warn({ deliveryId: m.deliveryId, relay: relay.name, to: maskAddress(to), reason: e.reason, err: e.message }, "smtp send failed");
-            // Only a failure that certainly left nothing at this relay may go to the next one now.
-            if (!(e.transient && e.dependencyDown && !e.uncertain)) break;
-          }
+      let raw: string;
+      try {
+        raw = composer.compose({ to, subject: m.parts.subject ?? "", html: m.parts.html, text: m.parts.text, messageId, headers });
+      } catch (err) {
+        if (err instanceof AddressError) throw new DeliveryError(err.message, false, "invalid_address");
+        throw err;
+      }
+      const envelope = { from: composer.envelopeFrom, to: [to] };
+      await pacer.take(1);
+      let last: unknown;
+      for (const relay of relays) {
+        if (!relay.breaker.available) continue;
+        try {
+          await sendVia(relay, envelope, raw);
+          return { messageId };
+        } catch (err) {
+          last = err;
+          const e = err as DeliveryError & { dependencyDown?: boolean };
+          log.warn({ deliveryId: m.deliveryId, relay: relay.name, to: maskAddress(to), reason: e.reason, err: e.message }, "smtp send failed");
+          // Only a failure that certainly left nothing at this relay may go to the next one now.
+          if (!(e.transient && e.dependencyDown && !e.uncertain)) break;
         }
-        if (last instanceof BreakerOpenError) throw new DeliveryError(last.message, true, "circuit_open");
-        throw last;
-      });
-      return { messageId };
+      }
+      if (last === undefined) throw new DeliveryError(new BreakerOpenError("every SMTP relay").message, true, "circuit_open");
+      throw last;
     },
     status: () => Object.fromEntries(relays.map((r) => [r.name, describe(r.breaker)])),
     async close() {
       for (const r of relays) r.breaker.close();
       ramp.finish();
-      await limiter.stop({ dropWaitingJobs: false }).catch(() => undefined);
-      for (const r of relays) r.transport.close();
+      for (const r of relays) r.pool.close();
     },
   };
 }

@@ -72,7 +72,6 @@ const schema = z.object({
   NOTIFY_SMTP_FALLBACK_URL: z.string().regex(/^smtps?:\/\//, "expected smtp://[user:pass@]host:port").optional(),
   NOTIFY_SMTP_POOL: int(1, 64).default(4),
   NOTIFY_SMTP_RATE: int(1, 100_000).default(500),
-  NOTIFY_SMTP_CONCURRENCY: int(1, 1000).default(32),
   NOTIFY_MAIL_FROM: z.string().default("Cinema <no-reply@cinema.example>"),
   NOTIFY_MAIL_DOMAIN: z.string().default("cinema.example"),
   NOTIFY_DKIM_DOMAIN: z.string().regex(/^[A-Za-z0-9.-]+$/, "a domain name, e.g. cinema.example").optional(),
@@ -171,9 +170,9 @@ export interface Config {
   dkim?: DkimSettings;
   smtp: {
     urls: string[];
+    /** Connections per relay: also how many sends are under way at once. */
     pool: number;
     rate: number;
-    concurrency: number;
     from: string;
     domain: string;
     /** One circuit breaker per relay; while the primary's is open, mail goes through the fallback. */
@@ -346,7 +345,6 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
       urls: [p.NOTIFY_SMTP_URL, ...(p.NOTIFY_SMTP_FALLBACK_URL ? [p.NOTIFY_SMTP_FALLBACK_URL] : [])],
       pool: p.NOTIFY_SMTP_POOL,
       rate: p.NOTIFY_SMTP_RATE,
-      concurrency: p.NOTIFY_SMTP_CONCURRENCY,
       from: p.NOTIFY_MAIL_FROM,
       domain: p.NOTIFY_MAIL_DOMAIN,
       breaker,

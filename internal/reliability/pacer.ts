@@ -1,19 +1,12 @@
-import type { JetStreamClient } from "nats";
-import { publishAll, type OutMessage } from "../bus/publish.js";
-
-/** Thrown inside a fan-out when its campaign was paused or cancelled, or its lease was lost. */
-export class FanoutStopped extends Error {
-  constructor(readonly reason: "paused" | "cancelled" | "lease_lost" | "shutdown") {
-    super(`fan-out stopped: ${reason}`);
-  }
-}
-
 export interface PacerOptions {
   /** Read on every refill, so a rate change applies at the next tick. */
   rate: () => number;
-  /** Checked while waiting; throws (e.g. FanoutStopped) to abandon the wait. */
+  /** Checked while waiting; throws (a campaign paused or cancelled) to abandon the wait. */
   check?: () => void;
-  /** Burst allowance in seconds of rate (default 0.1 s). */
+  /**
+   * Burst allowance in seconds of rate (default 0.5 s): tokens of an event-loop stall up to this long
+   * are not lost, and no more than this much of the rate ever goes out at once.
+   */
   burstSeconds?: number;
 }
 
@@ -30,7 +23,7 @@ export function createPacer(o: PacerOptions) {
   const refill = () => {
     const now = performance.now();
     const rate = Math.max(o.rate(), 0.001);
-    const cap = Math.max(1, rate * (o.burstSeconds ?? 0.1));
+    const cap = Math.max(1, rate * (o.burstSeconds ?? 0.5));
     tokens = Math.min(cap, tokens + ((now - last) * rate) / 1000);
     last = now;
     return rate;
@@ -54,18 +47,3 @@ export function createPacer(o: PacerOptions) {
 
 export type Pacer = ReturnType<typeof createPacer>;
 
-/**
- * A publish function for planner.record that spends one token per message: the broker sees the
- * campaign's rate, not the page size. Each granted slice is published with publishAll's bounded
- * window; onPublished counts what the broker acknowledged.
- */
-export function pacedPublisher(js: JetStreamClient, pacer: Pacer, onPublished: (n: number) => void) {
-  return async (msgs: OutMessage[]) => {
-    for (let i = 0; i < msgs.length; ) {
-      const n = await pacer.take(Math.min(msgs.length - i, 256));
-      await publishAll(js, msgs.slice(i, i + n));
-      onPublished(n);
-      i += n;
-    }
-  };
-}
