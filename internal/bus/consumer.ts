@@ -1,4 +1,4 @@
-import type { ConsumerMessages, JetStreamClient, JsMsg } from "nats";
+import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from "nats";
 import type { Logger } from "../log/logger.js";
 import { isInfrastructureError } from "../reliability/classify.js";
 
@@ -69,6 +69,7 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
   const inflight = new Set<JsMsg>();
   const abort = new AbortController();
   let iter: ConsumerMessages | undefined;
+  let consumer: Consumer | undefined;
   let running = false;
   let paused = false;
   let stopped = false;
@@ -133,8 +134,14 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
     }
   };
 
-  const slot = () =>
-    inflight.size < o.concurrency ? Promise.resolve() : new Promise<void>((r) => waiters.push(r));
+  // Under load, refilling one slot at a time would cost a pull request per message; waiting until a
+  // quarter of the slots is free batches the pulls while keeping the worker busy.
+  const refillAt = Math.max(1, Math.floor(o.concurrency / 4));
+  const slot = async () => {
+    while (o.concurrency - inflight.size < refillAt && inflight.size > 0 && !stopped && !paused) {
+      await new Promise<void>((r) => waiters.push(r));
+    }
+  };
 
   // Pull only as many messages as there are free slots: nothing sits in a client-side buffer, so a
   // pause leaves every waiting message in the stream with its attempt count untouched.
@@ -144,12 +151,14 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
       try {
         await slot();
         if (stopped || paused) break;
-        const consumer = await o.js.consumers.get(o.stream, o.durable);
+        // Looked up once, not per pull: the lookup is a broker round trip of its own.
+        consumer ??= await o.js.consumers.get(o.stream, o.durable);
         const free = Math.max(1, o.concurrency - inflight.size);
         iter = await consumer.fetch({ max_messages: free, expires: 2000 });
         for await (const m of iter) void process(m);
       } catch (err) {
         if (stopped || paused) break;
+        consumer = undefined;
         log.warn({ err: (err as Error).message }, "consumer loop error; retrying in 1 s");
         await sleep(1000);
       } finally {

@@ -124,14 +124,17 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
      * retry_at tells the reconciler when the broker is due to bring it back. `uncertain`: the peer
      * may have taken the message anyway, so the next send is counted as a possible duplicate.
      */
-    async release(id: string, error: string, opts: { retryInMs?: number; uncertain?: boolean } = {}) {
+    async release(id: string, error: string, opts: { retryInMs?: number; uncertain?: boolean; notAttempted?: boolean } = {}) {
       await event(id, DeliveryState.Pending, `retry: ${error}`);
+      // notAttempted: the claim counted an attempt that never reached the channel (a breaker opened
+      // in between), so it is given back.
       await db.execute(
         `UPDATE deliveries SET status = ${DeliveryState.Pending}, lease_until = NULL, last_error = ?,
            retry_at = CURRENT_TIMESTAMP(3) + INTERVAL ? * 1000 MICROSECOND,
+           attempts = GREATEST(attempts - ?, 0),
            resent_after_uncertain = resent_after_uncertain + ?, updated_at = CURRENT_TIMESTAMP(3)
          WHERE id = ? AND status = ${DeliveryState.Sending}`,
-        [error.slice(0, 1000), opts.retryInMs ?? 0, opts.uncertain ? 1 : 0, id],
+        [error.slice(0, 1000), opts.retryInMs ?? 0, opts.notAttempted ? 1 : 0, opts.uncertain ? 1 : 0, id],
       );
     },
     async finish(id: string, status: number, error: string) {

@@ -12,6 +12,7 @@ import type { UsersClient } from "../users/client.js";
 import { allAvailable, type Availability } from "../reliability/availability.js";
 import { classifyUsers, isInfrastructureError } from "../reliability/classify.js";
 import type { Ledger } from "./ledger.js";
+import { createKeyedBatcher } from "../store/batcher.js";
 
 /**
  * Adds per-delivery data and headers (unsubscribe links, tracking) before rendering. Returning
@@ -55,21 +56,30 @@ interface NotificationData {
  */
 export function createDeliveryWorker(d: WorkerDeps) {
   // Campaigns send one notification to many users; its data is read once, not once per recipient.
+  // Concurrent deliveries of different notifications share one query.
   const cache = new Map<string, { v: NotificationData; until: number }>();
+  const readNotifications = createKeyedBatcher<string, NotificationData>(async (ids) => {
+    const [rows] = (await d.db.query(
+      "SELECT id, data, template_key, sender_id, source, campaign_id FROM notifications WHERE id IN (?)",
+      [ids],
+    )) as unknown as [{ id: string; data: string; template_key: string; sender_id: string; source: string; campaign_id: number | null }[]];
+    return new Map(
+      rows.map((r) => [
+        r.id,
+        {
+          data: JSON.parse(r.data) as Record<string, unknown>,
+          templateKey: r.template_key,
+          senderId: r.sender_id,
+          automatic: r.campaign_id == null,
+        },
+      ]),
+    );
+  });
   const loadNotification = async (id: string): Promise<NotificationData | undefined> => {
     const hit = cache.get(id);
     if (hit && hit.until > Date.now()) return hit.v;
-    const [rows] = (await d.db.execute(
-      "SELECT data, template_key, sender_id, source, campaign_id FROM notifications WHERE id = ?",
-      [id],
-    )) as unknown as [{ data: string; template_key: string; sender_id: string; source: string; campaign_id: number | null }[]];
-    if (!rows[0]) return undefined;
-    const v = {
-      data: JSON.parse(rows[0].data) as Record<string, unknown>,
-      templateKey: rows[0].template_key,
-      senderId: rows[0].sender_id,
-      automatic: rows[0].campaign_id == null,
-    };
+    const v = await readNotifications(id);
+    if (!v) return undefined;
     if (cache.size > 5000) cache.clear();
     cache.set(id, { v, until: Date.now() + 60_000 });
     return v;
@@ -122,7 +132,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
         // paused consumer brings the message back once the dependency is.
         const circuit = err.reason === "circuit_open";
         const delayMs = circuit ? 1000 : retryIn;
-        await d.ledger.release(msg.d, err.message, { retryInMs: delayMs, uncertain: err.uncertain });
+        await d.ledger.release(msg.d, err.message, { retryInMs: delayMs, uncertain: err.uncertain, notAttempted: circuit });
         d.observe?.("retry", Date.now() - started, msg, err.reason);
         dlog.info({ reason: err.reason, err: err.message }, "delivery attempt failed; will retry");
         return { kind: "retry", error: `${err.reason}: ${err.message}`, delayMs, notAttempted: circuit };

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Db } from "../store/db.js";
+import type { Conn, Db } from "../store/db.js";
 import { withTx } from "../store/db.js";
+import { createBatcher } from "../store/batcher.js";
 import { newId } from "../ids/ids.js";
 import type { PinnedTemplate, TemplateCatalog } from "../template/index.js";
 import type { Topology } from "../bus/topology.js";
@@ -32,6 +33,8 @@ interface Prepared {
   category: string;
   hash: string;
   id: string;
+  /** Where its outbox row publishes to. */
+  topic: string;
 }
 
 /**
@@ -72,8 +75,20 @@ export function createAcceptor(deps: AcceptDeps) {
         ]),
       )
       .digest("hex");
-    return { req, pinned, channels, category: req.category || pinned.category, hash, id: newId() };
+    return { req, pinned, channels, category: req.category || pinned.category, hash, id: newId(), topic: deps.topology.subjects.requests };
   };
+
+  // Group commit: single Sends arriving together share one transaction (and one fsync), which is
+  // what lets many concurrent callers approach the database's raw commit rate.
+  const single = createBatcher<Item, Accepted | ConnectError>({
+    maxItems: 500,
+    maxConcurrent: 2,
+    run: async (items) => {
+      const r = await withTx(deps.db, (c) => write(c, items));
+      if (r.fresh > 0) deps.onCommitted?.(r.fresh);
+      return r.out;
+    },
+  });
 
   return async function accept(source: string, reqs: NormalRequest[], prefixes: string[]): Promise<Accepted[]> {
     const keys = new Map<string, number>();
@@ -96,74 +111,100 @@ export function createAcceptor(deps: AcceptDeps) {
     const prepared: Prepared[] = [];
     for (let i = 0; i < reqs.length; i++) prepared.push(await prepare(reqs[i], prefixes[i], await pin(reqs[i], prefixes[i])));
 
-    const now = new Date();
+    if (prepared.length === 1) {
+      const r = await single({ source, p: prepared[0], prefix: prefixes[0] });
+      if (r instanceof ConnectError) throw r;
+      return [r];
+    }
+    // A batch is all or nothing: one bad item rolls the others back.
     const result = await withTx(deps.db, async (c) => {
-      const rows = prepared.map((p) => [
-        p.id,
-        source,
-        p.req.idempotencyKey,
-        p.hash,
-        p.pinned.key,
-        p.pinned.version,
-        p.pinned.versionId,
-        p.category,
-        p.channels.join(","),
-        p.req.locale,
-        p.req.senderId,
-        p.req.dataJson,
-        JSON.stringify(p.req.recipients),
-        p.req.recipients.length,
-        NotificationState.Accepted,
-        p.req.sendAfter ?? null,
-        now,
-      ]);
-      // INSERT IGNORE then, only when some row was ignored, read back by key: rows whose id is not
-      // ours already existed (a retry). The common case (all new) saves the round trip.
-      const [ins] = (await c.query(
-        `INSERT IGNORE INTO notifications (id, source, idempotency_key, payload_hash, template_key, template_version,
-           template_version_id, category, channels, locale, sender_id, data, recipients, recipient_count, status,
-           send_after, created_at) VALUES ?`,
-        [rows],
-      )) as unknown as [{ affectedRows: number }];
-      const [found] = ins.affectedRows === rows.length
-        ? [prepared.map((p) => ({ id: p.id, idempotency_key: p.req.idempotencyKey, payload_hash: p.hash, created_at: now }))]
-        : ((await c.query(
-        "SELECT id, idempotency_key, payload_hash, created_at FROM notifications WHERE source = ? AND idempotency_key IN (?)",
-        [source, prepared.map((p) => p.req.idempotencyKey)],
-      )) as unknown as [{ id: string; idempotency_key: string; payload_hash: string; created_at: Date }[]]);
-      const byKey = new Map(found.map((r) => [r.idempotency_key, r]));
-      const out: Accepted[] = [];
-      const fresh: Prepared[] = [];
-      prepared.forEach((p, i) => {
-        const row = byKey.get(p.req.idempotencyKey);
-        if (!row) throw new ConnectError("notification vanished during accept", Code.Internal);
-        if (row.id === p.id) {
-          fresh.push(p);
-          out.push({ notificationId: p.id, duplicate: false, acceptedAt: now });
-        } else if (row.payload_hash === p.hash) {
-          out.push({ notificationId: row.id, duplicate: true, acceptedAt: row.created_at });
-        } else {
-          throw new ConnectError(
-            `${prefixes[i]}idempotency_key: "${p.req.idempotencyKey}" was already used for a different notification (${row.id})`,
-            Code.AlreadyExists,
-          );
-        }
-      });
-      if (fresh.length > 0) {
-        await c.query("INSERT INTO outbox (topic, msg_id, payload, available_at) VALUES ?", [
-          fresh.map((p) => [
-            deps.topology.subjects.requests,
-            p.id,
-            Buffer.from(encodeJson({ notificationId: p.id } satisfies RequestMessage)),
-            now,
-          ]),
-        ]);
-      }
-      return { out, fresh: fresh.length };
+      const r = await write(c, prepared.map((p, i) => ({ source, p, prefix: prefixes[i] })));
+      const failed = r.out.find((x): x is ConnectError => x instanceof ConnectError);
+      if (failed) throw failed;
+      return r;
     });
     if (result.fresh > 0) deps.onCommitted?.(result.fresh);
-    return result.out;
+    return result.out as Accepted[];
   };
+}
+
+interface Item {
+  source: string;
+  p: Prepared;
+  prefix: string;
+}
+
+/**
+ * Writes the notifications and their outbox rows; an item whose key is taken by another notification
+ * gets its error in place of a result (its row was not written). A batch that names the same key twice
+ * settles it here too: the first is new, the second its duplicate or a conflict.
+ */
+async function write(c: Conn, items: Item[]): Promise<{ out: (Accepted | ConnectError)[]; fresh: number }> {
+  const now = new Date();
+  const rows = items.map(({ source, p }) => [
+    p.id,
+    source,
+    p.req.idempotencyKey,
+    p.hash,
+    p.pinned.key,
+    p.pinned.version,
+    p.pinned.versionId,
+    p.category,
+    p.channels.join(","),
+    p.req.locale,
+    p.req.senderId,
+    p.req.dataJson,
+    JSON.stringify(p.req.recipients),
+    p.req.recipients.length,
+    NotificationState.Accepted,
+    p.req.sendAfter ?? null,
+    now,
+  ]);
+  // INSERT IGNORE then, only when some row was ignored, read back by key: rows whose id is not ours
+  // already existed (a retry). The common case (all new) saves the round trip.
+  const [ins] = (await c.query(
+    `INSERT IGNORE INTO notifications (id, source, idempotency_key, payload_hash, template_key, template_version,
+       template_version_id, category, channels, locale, sender_id, data, recipients, recipient_count, status,
+       send_after, created_at) VALUES ?`,
+    [rows],
+  )) as unknown as [{ affectedRows: number }];
+  type Found = { id: string; source: string; idempotency_key: string; payload_hash: string; created_at: Date };
+  let found: Found[];
+  if (ins.affectedRows === rows.length) {
+    found = items.map(({ source, p }) => ({ id: p.id, source, idempotency_key: p.req.idempotencyKey, payload_hash: p.hash, created_at: now }));
+  } else {
+    found = [];
+    const bySource = new Map<string, string[]>();
+    for (const { source, p } of items) bySource.set(source, [...(bySource.get(source) ?? []), p.req.idempotencyKey]);
+    for (const [source, keys] of bySource) {
+      const [r] = (await c.query(
+        "SELECT id, source, idempotency_key, payload_hash, created_at FROM notifications WHERE source = ? AND idempotency_key IN (?)",
+        [source, keys],
+      )) as unknown as [Found[]];
+      found.push(...r);
+    }
+  }
+  const byKey = new Map(found.map((r) => [`${r.source}\u0000${r.idempotency_key}`, r]));
+  const fresh: Prepared[] = [];
+  const out = items.map(({ source, p, prefix }): Accepted | ConnectError => {
+    const row = byKey.get(`${source}\u0000${p.req.idempotencyKey}`);
+    if (!row) throw new ConnectError("notification vanished during accept", Code.Internal);
+    if (row.id === p.id) {
+      fresh.push(p);
+      return { notificationId: p.id, duplicate: false, acceptedAt: now };
+    }
+    if (row.payload_hash === p.hash) return { notificationId: row.id, duplicate: true, acceptedAt: row.created_at };
+    return new ConnectError(
+      `${prefix}idempotency_key: "${p.req.idempotencyKey}" was already used for a different notification (${row.id})`,
+      Code.AlreadyExists,
+    );
+  });
+  if (fresh.length > 0) {
+    await c.query("INSERT INTO outbox (topic, msg_id, payload, available_at) VALUES ?", [
+      fresh.map((p) => [p.topic, p.id, Buffer.from(encodeJson({ notificationId: p.id } satisfies RequestMessage)), now]),
+    ]);
+  }
+  return { out, fresh: fresh.length };
 }
 
 export type Acceptor = ReturnType<typeof createAcceptor>;

@@ -5,7 +5,8 @@ import { publishAll, decodeJson, encodeJson, type OutMessage } from "../bus/publ
 import type { Outcome } from "../bus/consumer.js";
 import type { Topology } from "../bus/topology.js";
 import { deliveryId, recipientKey } from "../delivery/ids.js";
-import { getNotification, type NotificationRow } from "../notification/queries.js";
+import type { NotificationRow } from "../notification/queries.js";
+import { createBatcher, createKeyedBatcher } from "../store/batcher.js";
 import { DeliveryState, NotificationState, type DeliverMessage, type RequestMessage } from "../notification/model.js";
 import type { NormalRecipient } from "../notification/validate.js";
 import { addressDecisionKey, decisionKey, type Decision, type PlanPolicy } from "./policy.js";
@@ -72,6 +73,78 @@ export function createPlanner(d: PlannerDeps) {
     return out;
   }
 
+  // Notifications planned at the same time share their statements: one read, one existence check,
+  // one insert of ledger rows and one of their history, one status update, however many there are.
+  const readNotifications = createKeyedBatcher<string, NotificationRow>(
+    async (ids) => {
+      const [rows] = (await d.db.query("SELECT * FROM notifications WHERE id IN (?)", [ids])) as unknown as [NotificationRow[]];
+      return new Map(rows.map((r) => [r.id, r]));
+    },
+    { maxItems: 200 },
+  );
+  const markPlanned = createBatcher<string, void>({
+    maxItems: 500,
+    maxConcurrent: 2,
+    run: async (ids) => {
+      await d.db.query("UPDATE notifications SET status = ?, planned_at = CURRENT_TIMESTAMP(3) WHERE id IN (?) AND status = ?", [
+        NotificationState.Planned,
+        [...new Set(ids)],
+        NotificationState.Accepted,
+      ]);
+      return ids.map(() => undefined);
+    },
+  });
+  type Written = { fresh: PlannedDelivery[]; existing: Map<string, number> };
+  const writeRows = createBatcher<{ n: NotificationRow; planned: PlannedDelivery[] }, Written>({
+    maxItems: 200,
+    maxConcurrent: 2,
+    run: async (items) => {
+      const ids = [...new Set(items.flatMap((i) => i.planned.map((p) => p.id)))];
+      const [existingRows] = (await d.db.query("SELECT id, status FROM deliveries WHERE id IN (?)", [ids])) as unknown as [
+        { id: string; status: number }[],
+      ];
+      const existing = new Map(existingRows.map((r) => [r.id, r.status]));
+      // Two copies of one request planned together: the first creates the rows.
+      const claimed = new Set<string>();
+      const out = items.map(({ n, planned }) => ({
+        n,
+        fresh: planned.filter((p) => !existing.has(p.id) && !claimed.has(p.id) && claimed.add(p.id)),
+      }));
+      const rows = out.flatMap(({ n, fresh }) => fresh.map((p) => ({ n, p })));
+      if (rows.length > 0) {
+        const now = new Date();
+        const stateOf = (p: PlannedDelivery) => (p.decision.kind === "skip" ? DeliveryState.Skipped : DeliveryState.Pending);
+        await d.db.query(
+          `INSERT IGNORE INTO deliveries (id, notification_id, recipient, user_id, channel, status, last_error, not_before,
+             created_at, updated_at) VALUES ?`,
+          [
+            rows.map(({ n, p }) => [
+              p.id,
+              n.id,
+              p.recipient,
+              p.userId,
+              p.channel,
+              stateOf(p),
+              p.decision.kind === "skip" ? p.decision.reason : "",
+              p.decision.kind === "hold" ? p.decision.until : null,
+              now,
+              now,
+            ]),
+          ],
+        );
+        await d.db.query("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", [
+          rows.map(({ p }) => [
+            p.id,
+            now,
+            stateOf(p),
+            p.decision.kind === "skip" ? p.decision.reason : p.decision.kind === "hold" ? `held until ${p.decision.until.toISOString()}` : "planned",
+          ]),
+        ]);
+      }
+      return out.map(({ fresh }) => ({ fresh, existing }));
+    },
+  });
+
   /**
    * Writes the planned rows (new ones only) and publishes the deliverable ones. `publish` lets a caller
    * pace the broker (campaign fan-out spends one token per message); the default publishes at once.
@@ -82,42 +155,7 @@ export function createPlanner(d: PlannerDeps) {
     publish: (msgs: OutMessage[]) => Promise<unknown> = (msgs) => publishAll(d.js, msgs),
   ): Promise<{ created: number; published: number }> {
     if (planned.length === 0) return { created: 0, published: 0 };
-    const now = new Date();
-    const [existingRows] = (await d.db.query("SELECT id, status FROM deliveries WHERE id IN (?)", [
-      planned.map((p) => p.id),
-    ])) as unknown as [{ id: string; status: number }[]];
-    const existing = new Map(existingRows.map((r) => [r.id, r.status]));
-    const fresh = planned.filter((p) => !existing.has(p.id));
-    if (fresh.length > 0) {
-      const stateOf = (p: PlannedDelivery) =>
-        p.decision.kind === "skip" ? DeliveryState.Skipped : DeliveryState.Pending;
-      await d.db.query(
-        `INSERT IGNORE INTO deliveries (id, notification_id, recipient, user_id, channel, status, last_error, not_before,
-           created_at, updated_at) VALUES ?`,
-        [
-          fresh.map((p) => [
-            p.id,
-            n.id,
-            p.recipient,
-            p.userId,
-            p.channel,
-            stateOf(p),
-            p.decision.kind === "skip" ? p.decision.reason : "",
-            p.decision.kind === "hold" ? p.decision.until : null,
-            now,
-            now,
-          ]),
-        ],
-      );
-      await d.db.query("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", [
-        fresh.map((p) => [
-          p.id,
-          now,
-          stateOf(p),
-          p.decision.kind === "skip" ? p.decision.reason : p.decision.kind === "hold" ? `held until ${p.decision.until.toISOString()}` : "planned",
-        ]),
-      ]);
-    }
+    const { fresh, existing } = await writeRows({ n, planned });
     const toSend = planned.filter(
       (p) => p.decision.kind !== "skip" && (existing.get(p.id) ?? DeliveryState.Pending) === DeliveryState.Pending,
     );
@@ -158,17 +196,12 @@ export function createPlanner(d: PlannerDeps) {
     } catch {
       return { kind: "poison", reason: "undecodable request message" };
     }
-    const n = await getNotification(d.db, body.notificationId);
+    const n = await readNotifications(body.notificationId);
     if (!n) return { kind: "term", reason: `unknown notification ${body.notificationId}` };
     const recipients = JSON.parse(n.recipients) as NormalRecipient[];
     const planned = await plan(n, recipients);
     const r = await record(n, planned);
-    if (n.status === NotificationState.Accepted) {
-      await d.db.execute("UPDATE notifications SET status = ?, planned_at = CURRENT_TIMESTAMP(3) WHERE id = ?", [
-        NotificationState.Planned,
-        n.id,
-      ]);
-    }
+    if (n.status === NotificationState.Accepted) await markPlanned(n.id);
     d.log.debug({ notificationId: n.id, ...r }, "notification planned");
     return { kind: "ack" };
   }

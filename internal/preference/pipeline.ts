@@ -4,8 +4,8 @@ import { maskAddress } from "../log/logger.js";
 import { addressDecisionKey, decisionKey, type Decision, type PlanPolicy } from "../planner/policy.js";
 import type { Db } from "../store/db.js";
 import { loadDefaults, loadPrefs } from "./store.js";
-import { decide, LOCKED_CATEGORY, MARKETING, type Defaults } from "./rules.js";
-import { createBatcher } from "../store/batcher.js";
+import { decide, LOCKED_CATEGORY, MARKETING, type Defaults, type UserPrefs } from "./rules.js";
+import { createBatcher, createKeyedBatcher } from "../store/batcher.js";
 import { addSuppression, areSuppressed, isHardBounce, suppressedAmong } from "./suppression.js";
 import { issueTokens, type TokenScope } from "./tokens.js";
 
@@ -30,15 +30,30 @@ export function createDefaultsCache(db: Db, ttlMs = 5000) {
  */
 export function createPreferencePolicy(d: { db: Db; defaults: () => Promise<Defaults>; now?: () => Date }): PlanPolicy {
   const now = d.now ?? (() => new Date());
+  // Instant notifications name a recipient or two each; many planned at once share one query. A
+  // campaign's big lists go straight to one chunked query of their own.
+  const SMALL = 50;
+  const suppressedOne = createBatcher<{ address: string; category: string }, boolean>({ maxItems: 500, maxConcurrent: 2, run: (asks) => areSuppressed(d.db, asks) });
+  const prefsOne = createKeyedBatcher<string, UserPrefs>((ids) => loadPrefs(d.db, ids));
+  const suppressed = async (addresses: string[], category: string): Promise<string[]> => {
+    if (addresses.length > SMALL) return [...(await suppressedAmong(d.db, addresses, category))];
+    const flags = await Promise.all(addresses.map((address) => suppressedOne({ address, category })));
+    return addresses.filter((_, i) => flags[i]).map((a) => a.trim().toLowerCase());
+  };
+  const prefsOf = async (userIds: string[]): Promise<Map<string, UserPrefs>> => {
+    if (userIds.length > SMALL) return loadPrefs(d.db, userIds);
+    const found = await Promise.all(userIds.map((u) => prefsOne(u)));
+    return new Map(userIds.flatMap((u, i) => (found[i] ? [[u, found[i]] as const] : [])));
+  };
   return {
     async decide(input) {
       const out = new Map<string, Decision>();
       const addresses = input.addresses ?? [];
       if (addresses.length > 0 && input.channels.includes(EMAIL)) {
-        for (const a of await suppressedAmong(d.db, addresses, input.category)) out.set(addressDecisionKey(a, EMAIL), SUPPRESSED);
+        for (const a of await suppressed(addresses, input.category)) out.set(addressDecisionKey(a, EMAIL), SUPPRESSED);
       }
       if (input.category === LOCKED_CATEGORY || input.userIds.length === 0) return out;
-      const [prefs, defaults] = await Promise.all([loadPrefs(d.db, input.userIds), d.defaults()]);
+      const [prefs, defaults] = await Promise.all([prefsOf(input.userIds), d.defaults()]);
       const at = now();
       for (const userId of input.userIds) {
         const p = prefs.get(userId);

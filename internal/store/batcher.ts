@@ -62,3 +62,22 @@ export function createBatcher<I, O>(o: BatcherOptions<I, O>): (item: I) => Promi
       else if (!timer) timer = maxDelayMs > 0 ? setTimeout(flush, maxDelayMs) : setImmediate(flush);
     });
 }
+
+/**
+ * A batcher for lookups by key: `load` answers many distinct keys at once (one `IN (...)` query);
+ * each caller gets the value for its key, or undefined.
+ */
+export function createKeyedBatcher<K, V>(
+  load: (keys: K[]) => Promise<Map<K, V>>,
+  o: Omit<BatcherOptions<K, V | undefined>, "run"> = {},
+): (key: K) => Promise<V | undefined> {
+  return createBatcher<K, V | undefined>({
+    maxItems: 500,
+    maxConcurrent: 2,
+    ...o,
+    run: async (keys) => {
+      const found = await load([...new Set(keys)]);
+      return keys.map((k) => found.get(k));
+    },
+  });
+}

@@ -70,6 +70,19 @@ export function createTemplateCatalog(deps: TemplateCatalogDeps): TemplateCatalo
 
   const meta = (versionId: number) => cached(metas, versionId, () => loadMeta(versionId));
 
+  // Concurrent Sends of one template share one lookup of its current version (single flight): a lookup
+  // that starts after a publish sees it, so nothing is cached past the query under way.
+  const lookups = new Map<string, ReturnType<typeof store.findTemplateVersion>>();
+  const findVersion = (key: string, version: number) => {
+    const k = `${key}\u0000${version}`;
+    let p = lookups.get(k);
+    if (!p) {
+      p = store.findTemplateVersion(db, key, version).finally(() => lookups.delete(k));
+      lookups.set(k, p);
+    }
+    return p;
+  };
+
   function layoutSource(id: number): Promise<LayoutSource | undefined> {
     return cached(layouts, id, async () => {
       const l = await store.findLayoutById(db, id);
@@ -97,7 +110,7 @@ export function createTemplateCatalog(deps: TemplateCatalogDeps): TemplateCatalo
   return {
     async resolveForSend(key, version, field = "template") {
       if (!key) throw new ConnectError(`${field}: required`, Code.InvalidArgument);
-      const found = await store.findTemplateVersion(db, key, version ?? 0);
+      const found = await findVersion(key, version ?? 0);
       if (!found) throw new ConnectError(`${field}: template "${key}" not found`, Code.NotFound);
       if (found.template.archivedAt) {
         throw new ConnectError(`${field}: template "${key}" is archived`, Code.FailedPrecondition);
