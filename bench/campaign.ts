@@ -77,7 +77,6 @@ async function startNotifyd(e: Env, extra: Record<string, string> = {}): Promise
       NOTIFY_HTTP_ADDR: `127.0.0.1:${httpPort}`,
       NOTIFY_SMTP_URL: e.sink.url,
       NOTIFY_SMTP_RATE: "100000",
-      NOTIFY_SMTP_CONCURRENCY: "64",
       NOTIFY_SMTP_POOL: "4",
       NOTIFY_WORKER_BATCH: "256",
       NOTIFY_USERS_ADDR: e.usersAddr,

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -27,4 +27,31 @@ export function table(rows: Record<string, string | number>[]): string {
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => fmt(r[c] ?? "").length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   return [line(cols), line(widths.map((w) => "-".repeat(w))), ...rows.map((r) => line(cols.map((c) => fmt(r[c] ?? ""))))].join("\n");
+}
+
+/** Pids of running processes whose command name is `comm` (read-only: to report a service's CPU). */
+export function pidsNamed(comm: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, "utf8").trim() === comm) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU time (ms) of a set of processes, summed; a process that exited counts as 0. */
+export function cpuMsOf(pids: number[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try {
+      sum += cpuMs(p);
+    } catch {
+      // exited
+    }
+  }
+  return sum;
 }

@@ -122,7 +122,8 @@ export async function startTestStack(area: string, opts: { users?: number; env?:
   };
 }
 
-async function deleteStreams(prefix: string) {
+/** Deletes the streams of one prefix (a test's or a bench's own). */
+export async function deleteStreams(prefix: string) {
   const { connect } = await import("nats");
   const nc = await connect({ servers: NATS });
   try {

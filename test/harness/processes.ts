@@ -242,11 +242,11 @@ export function spawnNode(
   script: string,
   args: string[] = [],
   env: Record<string, string | undefined> = {},
-  opts: Omit<SpawnOptions, "env"> = {},
+  opts: Omit<SpawnOptions, "env"> & { nodeArgs?: string[] } = {},
 ): ManagedProcess {
   const path = resolve(opts.cwd ?? REPO_ROOT, script);
   const compiled = /\.(c|m)?js$/.test(path);
-  const nodeArgs = compiled ? [path, ...args] : ["--import", tsxLoader, path, ...args];
+  const nodeArgs = [...(opts.nodeArgs ?? []), ...(compiled ? [path, ...args] : ["--import", tsxLoader, path, ...args])];
   const name =
     opts.name ??
     (script.replace(/\/main\.[cm]?[jt]s$/, "").split("/").pop() ?? script).replace(/\.[cm]?[jt]s$/, "");
