@@ -171,7 +171,7 @@ describe("campaigns", () => {
     const fastFrom = count();
     await new Promise((r) => setTimeout(r, 6000));
     const fast = (count() - fastFrom) / 6;
-    // A busy 2-core machine (the suite runs two files at once) may not reach 30/s, but the change must
+    // A busy 2-core machine may not reach 30/s, but the change must
     // show, and the new cap must hold.
     expect(fast).toBeGreaterThan(slow * 1.5);
     expect(fast).toBeLessThan(36);

@@ -39,4 +39,4 @@ it("chaos (short): kills, broker and database restarts, SMTP and user-service ou
   expect(r.deadLetters).toBe(5 + 3);
   expect(r.duplicates).toBeLessThanOrEqual(r.resentAfterUncertain);
   expect(r.delivered).toBe(2000 - 10 - 5);
-}, 240_000);
+}, 480_000);
