@@ -1,6 +1,6 @@
 import type { JetStreamClient, JsMsg } from "nats";
 import type { Logger } from "../log/logger.js";
-import type { Db } from "../store/db.js";
+import { withTx, type Db } from "../store/db.js";
 import { publishAll, decodeJson, encodeJson, type OutMessage } from "../bus/publish.js";
 import type { Outcome } from "../bus/consumer.js";
 import type { Topology } from "../bus/topology.js";
@@ -112,34 +112,8 @@ export function createPlanner(d: PlannerDeps) {
       }));
       const rows = out.flatMap(({ n, fresh }) => fresh.map((p) => ({ n, p })));
       if (rows.length > 0) {
-        const now = new Date();
-        const stateOf = (p: PlannedDelivery) => (p.decision.kind === "skip" ? DeliveryState.Skipped : DeliveryState.Pending);
-        await d.db.query(
-          `INSERT IGNORE INTO deliveries (id, notification_id, recipient, user_id, channel, status, last_error, not_before,
-             created_at, updated_at) VALUES ?`,
-          [
-            rows.map(({ n, p }) => [
-              p.id,
-              n.id,
-              p.recipient,
-              p.userId,
-              p.channel,
-              stateOf(p),
-              p.decision.kind === "skip" ? p.decision.reason : "",
-              p.decision.kind === "hold" ? p.decision.until : null,
-              now,
-              now,
-            ]),
-          ],
-        );
-        await d.db.query("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", [
-          rows.map(({ p }) => [
-            p.id,
-            now,
-            stateOf(p),
-            p.decision.kind === "skip" ? p.decision.reason : p.decision.kind === "hold" ? `held until ${p.decision.until.toISOString()}` : "planned",
-          ]),
-        ]);
+        const won = await insertPlanned(d.db, rows);
+        for (const o of out) o.fresh = o.fresh.filter((p) => won.has(p.id));
       }
       return out.map(({ fresh }) => ({ fresh, existing }));
     },
@@ -210,3 +184,43 @@ export function createPlanner(d: PlannerDeps) {
 }
 
 export type Planner = ReturnType<typeof createPlanner>;
+
+/**
+ * Inserts the planned rows with their first history event and returns the ids this call created.
+ * RETURNING names them: a copy of the request planned at the same moment elsewhere (a redelivery,
+ * another replica) passed the existence check too, and only the INSERT that won may write the event.
+ * One transaction, so a row is never left without it.
+ */
+async function insertPlanned(db: Db, rows: { n: NotificationRow; p: PlannedDelivery }[]): Promise<Set<string>> {
+  const now = new Date();
+  const stateOf = (p: PlannedDelivery) => (p.decision.kind === "skip" ? DeliveryState.Skipped : DeliveryState.Pending);
+  const detailOf = (p: PlannedDelivery) =>
+    p.decision.kind === "skip" ? p.decision.reason : p.decision.kind === "hold" ? `held until ${p.decision.until.toISOString()}` : "planned";
+  return withTx(db, async (c) => {
+    const [inserted] = (await c.query(
+      `INSERT IGNORE INTO deliveries (id, notification_id, recipient, user_id, channel, status, last_error, not_before,
+         created_at, updated_at) VALUES ? RETURNING id`,
+      [
+        rows.map(({ n, p }) => [
+          p.id,
+          n.id,
+          p.recipient,
+          p.userId,
+          p.channel,
+          stateOf(p),
+          p.decision.kind === "skip" ? p.decision.reason : "",
+          p.decision.kind === "hold" ? p.decision.until : null,
+          now,
+          now,
+        ]),
+      ],
+    )) as unknown as [{ id: string }[]];
+    const won = new Set(inserted.map((r) => r.id));
+    const created = rows.filter(({ p }) => won.has(p.id));
+    if (created.length > 0)
+      await c.query("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", [
+        created.map(({ p }) => [p.id, now, stateOf(p), detailOf(p)]),
+      ]);
+    return won;
+  });
+}
