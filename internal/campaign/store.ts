@@ -184,21 +184,25 @@ export async function cancelOpenWork(db: Db, campaignId: number): Promise<number
 export async function cancelPendingDeliveries(db: Db, notificationId: string): Promise<number> {
   let total = 0;
   for (;;) {
-    // Small batches keep each transaction's lock footprint small while workers are busy on the table.
-    const [ids] = (await db.query("SELECT id FROM deliveries WHERE notification_id = ? AND status = ? LIMIT 2000", [
-      notificationId,
-      DeliveryState.Pending,
-    ])) as unknown as [{ id: string }[]];
-    if (ids.length === 0) return total;
-    const list = ids.map((r) => r.id);
-    await db.query(
-      "INSERT INTO delivery_events (delivery_id, at, status, detail) SELECT id, CURRENT_TIMESTAMP(3), ?, 'campaign cancelled' FROM deliveries WHERE id IN (?) AND status = ?",
-      [DeliveryState.Cancelled, list, DeliveryState.Pending],
-    );
-    const [r] = (await db.query(
-      "UPDATE deliveries SET status = ?, last_error = 'campaign cancelled', updated_at = CURRENT_TIMESTAMP(3) WHERE id IN (?) AND status = ?",
-      [DeliveryState.Cancelled, list, DeliveryState.Pending],
-    )) as unknown as [{ affectedRows: number }];
-    total += r.affectedRows;
+    // Small batches keep each transaction's lock footprint small while workers are busy on the table;
+    // the rows are locked first, so a worker's claim cannot slip between the history event and the update.
+    const n = await withTx(db, async (c) => {
+      const [ids] = (await c.query("SELECT id FROM deliveries WHERE notification_id = ? AND status = ? LIMIT 2000 FOR UPDATE", [
+        notificationId,
+        DeliveryState.Pending,
+      ])) as unknown as [{ id: string }[]];
+      if (ids.length === 0) return 0;
+      const list = ids.map((r) => r.id);
+      await c.query("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", [
+        list.map((id) => [id, new Date(), DeliveryState.Cancelled, "campaign cancelled"]),
+      ]);
+      await c.query("UPDATE deliveries SET status = ?, last_error = 'campaign cancelled', updated_at = CURRENT_TIMESTAMP(3) WHERE id IN (?)", [
+        DeliveryState.Cancelled,
+        list,
+      ]);
+      return list.length;
+    });
+    if (n === 0) return total;
+    total += n;
   }
 }
