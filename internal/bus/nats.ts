@@ -37,6 +37,9 @@ export async function connectBus(opts: BusOptions): Promise<Bus> {
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     waitOnFirstConnect: true,
+    // Every publish is a request; capturing a stack for each one cost a tenth of the worker's CPU
+    // at saturation (bench/instant.ts profile), and our errors carry their own context.
+    noAsyncTraces: true,
   });
   (async () => {
     for await (const s of nc.status()) {

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import mysql from "mysql2/promise";
 import type { Logger } from "../log/logger.js";
+import { serverOf } from "./db.js";
 
 /**
  * Migrations are numbered SQL files in ./migrations, applied once each in name order. Number ranges
@@ -13,13 +14,10 @@ import type { Logger } from "../log/logger.js";
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "migrations");
 
 export async function migrate(url: string, log?: Logger, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const u = new URL(url);
+  const { name, options } = serverOf(url);
   const conn = await mysql.createConnection({
-    host: u.hostname,
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username || "root"),
-    password: decodeURIComponent(u.password),
-    database: u.pathname.replace(/^\//, ""),
+    ...options,
+    database: name,
     multipleStatements: true,
     timezone: "Z",
   });
