@@ -137,7 +137,12 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
     const secs = (performance.now() - t0) / 1000;
     clearInterval(timer);
     const cpu = cpuMs(proc.pid) - cpu0;
-    const g = await client.get({ campaignId: id });
+    // The ledger records "sent" in batches just after the sink has the mail: wait for the run's counters to settle.
+    let g = await client.get({ campaignId: id });
+    for (let i = 0; i < 50 && Number(g.runs[0]?.sent ?? 0) < o.n; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      g = await client.get({ campaignId: id });
+    }
     // Publish rate over the middle of the run (the first and last second carry start-up and tail).
     const first = publishes[0];
     const last = publishes.at(-1)!;

@@ -27,6 +27,8 @@ const SECONDS = Number(process.env.BENCH_WS_SECONDS ?? 10);
 const ACK = (process.env.BENCH_WS_ACK ?? "1") !== "0";
 /** The pipeline's processes: role groups separated by ";" (one notifyd process each). */
 const PIPELINE = process.env.BENCH_WS_PIPELINE ?? "api,relay,planner,worker";
+/** A directory: each pipeline notifyd writes a V8 CPU profile there (node --cpu-prof). */
+const PROF = process.env.BENCH_PROF;
 const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
 const SECRET = "bench-ws-secret-0123456789abcdefghijklmnop";
 const TITLE = /"title":"bench (\d+)"/;
@@ -168,7 +170,11 @@ async function platform() {
     // One after the other: first starts create bootstrap rows (API key, first admin) once.
     const pipeline: ManagedProcess[] = [];
     for (const roles of PIPELINE.split(";")) {
-      const p = spawnNode("cmd/notifyd/main.ts", [], { ...env, NOTIFY_ROLES: roles }, { name: `notifyd-${roles.replace(/,/g, "-")}`, logFile: true });
+      const p = spawnNode("cmd/notifyd/main.ts", [], { ...env, NOTIFY_ROLES: roles }, {
+        name: `notifyd-${roles.replace(/,/g, "-")}`,
+        logFile: true,
+        nodeArgs: PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : [],
+      });
       procs.push(p);
       pipeline.push(p);
       await p.waitForLine("notifyd started", 60_000);
