@@ -1,5 +1,6 @@
 import type { Bus } from "../bus/nats.js";
-import { storeItem } from "../gateway/inbox-store.js";
+import { storeItems, type NewInboxItem } from "../gateway/inbox-store.js";
+import { createBatcher } from "../store/batcher.js";
 import { frames } from "../gateway/protocol.js";
 import type { Db } from "../store/db.js";
 import { DeliveryError, type Channel, type ChannelDeps, type OutgoingMessage } from "./channel.js";
@@ -20,6 +21,12 @@ export function createWebsocketChannel(d: WebsocketChannelDeps): Channel | undef
   if (d.settings.enabled === "false") return undefined;
   const { nc, topology } = d.bus;
   const log = d.log.child({ channel: "websocket" });
+  // Concurrent deliveries share one INSERT: the inbox write is the channel's only statement.
+  const store = createBatcher<NewInboxItem, Awaited<ReturnType<typeof storeItems>>[number]>({
+    maxItems: 500,
+    maxConcurrent: 2,
+    run: (items) => storeItems(d.db, items),
+  });
   return {
     name: "websocket",
     takesBareAddress: false,
@@ -27,7 +34,7 @@ export function createWebsocketChannel(d: WebsocketChannelDeps): Channel | undef
     async send(m: OutgoingMessage) {
       const userId = m.recipient.userId;
       if (!userId) throw new DeliveryError("in-app notifications need a user recipient", false, "no_address");
-      const { item, fresh } = await storeItem(d.db, {
+      const { item, fresh } = await store({
         id: m.deliveryId,
         notificationId: m.notificationId,
         userId,

@@ -55,19 +55,36 @@ function fromRow(r: Row): InboxItem {
 }
 
 /**
- * Stores an item once per delivery: a redelivered message finds its row and gets it back, so the
- * caller can publish it again without a second inbox entry.
+ * Stores each item once per delivery, all in one INSERT: a redelivered message finds its row and gets
+ * it back (fresh: false), so the caller can publish it again without a second inbox entry. RETURNING
+ * names the rows this statement created; the others are read back.
  */
-export async function storeItem(db: Db, it: NewInboxItem): Promise<{ item: InboxItem; fresh: boolean }> {
+export async function storeItems(db: Db, items: readonly NewInboxItem[]): Promise<{ item: InboxItem; fresh: boolean }[]> {
   const now = new Date();
-  const [r] = (await db.execute(
+  const [created] = (await db.query(
     `INSERT IGNORE INTO inbox (delivery_id, notification_id, user_id, category, sender_id, template_key, title, body, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [it.id, it.notificationId, it.userId, it.category, it.senderId, it.template, it.title, it.body, now],
-  )) as unknown as [{ affectedRows: number; insertId: number }];
-  if (r.affectedRows === 1) return { item: { ...it, seq: Number(r.insertId), createdAt: now }, fresh: true };
-  const [rows] = (await db.execute(`SELECT ${COLUMNS} FROM inbox WHERE delivery_id = ?`, [it.id])) as unknown as [Row[]];
-  return { item: fromRow(rows[0]), fresh: false };
+     VALUES ? RETURNING seq, delivery_id`,
+    [items.map((it) => [it.id, it.notificationId, it.userId, it.category, it.senderId, it.template, it.title, it.body, now])],
+  )) as unknown as [{ seq: number; delivery_id: string }[]];
+  const seqOf = new Map(created.map((r) => [r.delivery_id, Number(r.seq)]));
+  const others = items.filter((it) => !seqOf.has(it.id)).map((it) => it.id);
+  const existing = new Map<string, InboxItem>();
+  if (others.length > 0) {
+    const [rows] = (await db.query(`SELECT ${COLUMNS} FROM inbox WHERE delivery_id IN (?)`, [others])) as unknown as [Row[]];
+    for (const r of rows) existing.set(r.delivery_id, fromRow(r));
+  }
+  // The same delivery twice in one batch: the first copy created the row, the second finds it.
+  const claimed = new Set<string>();
+  return items.map((it) => {
+    const seq = seqOf.get(it.id);
+    if (seq !== undefined && !claimed.has(it.id)) {
+      claimed.add(it.id);
+      return { item: { ...it, seq, createdAt: now }, fresh: true };
+    }
+    const found = existing.get(it.id) ?? (seq !== undefined ? { ...it, seq, createdAt: now } : undefined);
+    if (!found) throw new Error(`inbox row of delivery ${it.id} vanished while it was stored`);
+    return { item: found, fresh: false };
+  });
 }
 
 export interface ListOptions {
