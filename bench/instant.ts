@@ -4,6 +4,7 @@ import nodemailer from "nodemailer";
 import mysql from "mysql2/promise";
 import { NotificationService } from "../gen/notify/v1/notification_service_pb.js";
 import { createConnectClient } from "../internal/rpc/connect-client.js";
+import { createGrpcClient } from "../internal/rpc/grpc-client.js";
 import { generateKey } from "../internal/auth/api-keys.js";
 import { dropDatabase, ensureDatabase } from "../internal/store/db.js";
 import { migrate } from "../internal/store/migrate.js";
@@ -20,6 +21,7 @@ const CONCURRENCY = 64;
 const ROLES = process.env.BENCH_ROLES ?? "api;relay,planner,worker";
 /** A directory: each notifyd writes a V8 CPU profile there (node --cpu-prof). */
 const PROF = process.env.BENCH_PROF;
+const CLIENT = process.env.BENCH_CLIENT ?? "grpc-js";
 const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
 
 async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
@@ -132,7 +134,12 @@ async function pipeline() {
   });
   try {
     for (const n of nodes) await n.proc.waitForLine("notifyd started", 60_000);
-    const client = createConnectClient(NotificationService, { baseUrl: `http://127.0.0.1:${grpcPort}`, apiKey });
+    // BENCH_CLIENT=connect: the load goes through @connectrpc/connect-node's gRPC transport instead of
+    // the @grpc/grpc-js stub internal callers use; both speak gRPC over HTTP/2 to the same server.
+    const client =
+      CLIENT === "connect"
+        ? createConnectClient(NotificationService, { baseUrl: `http://127.0.0.1:${grpcPort}`, apiKey })
+        : createGrpcClient(NotificationService, `127.0.0.1:${grpcPort}`, { metadata: { authorization: `Bearer ${apiKey}` } });
     const send = (tag: string, i: number) =>
       client.send({
         idempotencyKey: `${tag}-${i}`,

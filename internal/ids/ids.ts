@@ -1,21 +1,15 @@
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 
 /**
  * A UUIDv7: time-ordered, so InnoDB appends new rows at the end of the primary key instead of
- * splitting random pages, while staying globally unique without coordination.
+ * splitting random pages, while staying globally unique without coordination. The random part comes
+ * from randomUUID, which draws from a cached pool of entropy (a fresh randomBytes per id showed in the
+ * api's profile); its variant bits already match and the version nibble is set to 7.
  */
 export function newId(now = Date.now()): string {
-  const b = randomBytes(16);
-  b[0] = (now / 2 ** 40) & 0xff;
-  b[1] = (now / 2 ** 32) & 0xff;
-  b[2] = (now >>> 24) & 0xff;
-  b[3] = (now >>> 16) & 0xff;
-  b[4] = (now >>> 8) & 0xff;
-  b[5] = now & 0xff;
-  b[6] = (b[6] & 0x0f) | 0x70;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = b.toString("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  const t = Math.floor(now).toString(16).padStart(12, "0");
+  const r = randomUUID();
+  return `${t.slice(0, 8)}-${t.slice(8, 12)}-7${r.slice(15)}`;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
