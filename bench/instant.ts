@@ -165,6 +165,22 @@ async function pipeline() {
     const cpuBy = Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, (v - cpu0[k as keyof typeof cpu0]) / N]));
     const cpu = nodes.reduce((a, n) => a + cpuBy[`notifyd[${n.roles}]`], 0) * N;
 
+    // Ingest alone: the other processes are stopped (SIGSTOP) so the Sends do not share the cores with
+    // delivering; the accepted work waits in the outbox and leaves when they continue.
+    const others = nodes.filter((n) => n !== apiNode);
+    let ingestAlone = NaN;
+    if (others.length > 0) {
+      for (const n of others) process.kill(n.proc.pid, "SIGSTOP");
+      try {
+        const ti = performance.now();
+        await pool(N, CONCURRENCY, (i) => send("ingest", i));
+        ingestAlone = N / ((performance.now() - ti) / 1000);
+      } finally {
+        for (const n of others) process.kill(n.proc.pid, "SIGCONT");
+      }
+      await sink.waitFor(200 + 2 * N, 120_000);
+    }
+
     // SendBatch: rows accepted per second, 500 per call.
     const tb = performance.now();
     const batches = 6;
@@ -179,11 +195,12 @@ async function pipeline() {
       });
     }
     const batchRows = (batches * 500) / ((performance.now() - tb) / 1000);
-    await sink.waitFor(200 + N + batches * 500, 120_000);
+    const before = 200 + N + (others.length > 0 ? N : 0);
+    await sink.waitFor(before + batches * 500, 120_000);
 
     // Latency at a fixed offered rate: the target's 200/s, and half the rate this run saturated at
     // (where the path's own latency shows rather than a queue's).
-    let delivered = 200 + N + batches * 500;
+    let delivered = before + batches * 500;
     const latencyAt = async (rate: number, tag: string) => {
       const total = Math.max(20, Math.round(rate * RATE_SECONDS));
       const started = new Map<string, number>();
@@ -214,6 +231,7 @@ async function pipeline() {
       half,
       duplicates: sink.duplicates(),
       insertRate,
+      ingestAlone,
       batchRows,
       cpuBy,
       statements,
@@ -259,9 +277,10 @@ process.stdout.write(
 process.stdout.write(
   `${table([
     { scenario: "raw: mysql2 single-row INSERT commits, 64 callers", "rows/s": pipe.insertRate },
-    { scenario: "platform: accepted Sends/s (committed), 64 callers", "rows/s": pipe.acceptRate },
+    { scenario: "platform: accepted Sends/s (committed), 64 callers, while delivering", "rows/s": pipe.acceptRate },
+    { scenario: "platform: accepted Sends/s (committed), 64 callers, api process alone", "rows/s": pipe.ingestAlone },
     { scenario: "platform: SendBatch rows/s (500 per call)", "rows/s": pipe.batchRows },
-  ])}\n\ningest ratio Send/INSERT = ${(pipe.acceptRate / pipe.insertRate).toFixed(2)} (target >= 0.8)\n\n`,
+  ])}\n\ningest ratio Send/INSERT = ${(pipe.ingestAlone / pipe.insertRate).toFixed(2)} with the api alone, ${(pipe.acceptRate / pipe.insertRate).toFixed(2)} while delivering (target >= 0.8)\n\n`,
 );
 process.stdout.write(
   `ratio platform/raw = ${(pipe.rate / base.rate).toFixed(2)} (target >= 0.8); ` +
