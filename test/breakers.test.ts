@@ -99,7 +99,8 @@ describe("circuit breakers", () => {
       // Seconds without a mail are holes in perSecond; map() would skip them.
       const full = Array.from(perSecond, (n) => n ?? 0);
       const shape = `mails per second after recovery: ${full.join(" ")}`;
-      expect(full[0], shape).toBeLessThanOrEqual(RATE * 0.3);
+      // The ramp starts at 10% with half a second of burst: nothing queued during the outage goes out unpaced.
+      expect(full[0], shape).toBeLessThanOrEqual(RATE * 0.2);
       expect(Math.max(...full), shape).toBeGreaterThanOrEqual(RATE * 0.6);
       expect(full[0], shape).toBeLessThan(Math.max(...full) / 2);
     } finally {

@@ -86,13 +86,19 @@ export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log
   }
   const availability = anyAvailable(relays.map((r) => r.breaker));
 
+  // A send waits for a free connection after the breaker let it through; when the breaker opened
+  // meanwhile it gives up before writing (circuit_open, not attempted) instead of trying a relay known
+  // to be down, and instead of going out unpaced the moment the relay is back.
+  const stillClosed = (relay: Relay) => () => {
+    if (!relay.breaker.available) throw new BreakerOpenError(relay.name);
+  };
   const sendVia = async (relay: Relay, envelope: { from: string; to: string[] }, raw: string) => {
     try {
-      await relay.pool.send(envelope, dkim ? dkim.sign(raw) : raw);
+      await relay.pool.send(envelope, dkim ? dkim.sign(raw) : raw, stillClosed(relay));
       relay.breaker.success();
     } catch (err) {
       const c = classifySmtp(err);
-      if (c.dependencyDown) relay.breaker.failure(err);
+      if (c.dependencyDown && !(err instanceof BreakerOpenError)) relay.breaker.failure(err);
       else relay.breaker.success();
       throw Object.assign(new DeliveryError(c.message, c.transient, c.reason, c.uncertain ?? false), { dependencyDown: c.dependencyDown });
     }

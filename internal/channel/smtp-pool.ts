@@ -19,8 +19,12 @@ export interface Envelope {
 }
 
 export interface SmtpPool {
-  /** Sends one message; rejects with nodemailer's SMTP error (responseCode, code, command). */
-  send(envelope: Envelope, message: string | Buffer | Readable): Promise<{ response: string }>;
+  /**
+   * Sends one message; rejects with nodemailer's SMTP error (responseCode, code, command). `ready` runs
+   * once a connection is in hand, before anything is written: if it throws, the send is abandoned with
+   * that error and the connection goes back to the pool.
+   */
+  send(envelope: Envelope, message: string | Buffer | Readable, ready?: () => void): Promise<{ response: string }>;
   close(): void;
 }
 
@@ -132,10 +136,16 @@ export function createSmtpPool(o: SmtpPoolOptions): SmtpPool {
     });
 
   return {
-    async send(envelope, message) {
+    async send(envelope, message, ready) {
       if (closed) throw Object.assign(new Error("SMTP pool closed"), { code: "ECONNECTION" });
       for (let tries = 0; ; tries++) {
         const conn = await acquire();
+        try {
+          ready?.();
+        } catch (err) {
+          release(conn);
+          throw err;
+        }
         // A stream tells afterwards whether any byte of the message was handed to the connection.
         const stream = message instanceof Readable ? message : Readable.from([message]);
         try {
