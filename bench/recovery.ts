@@ -6,6 +6,7 @@ import { NotificationService } from "../gen/notify/v1/notification_service_pb.js
 import { createConnectClient } from "../internal/rpc/connect-client.js";
 import { generateKey } from "../internal/auth/api-keys.js";
 import { dropDatabase, ensureDatabase } from "../internal/store/db.js";
+import { deleteStreams } from "../test/harness/platform.js";
 import { migrate } from "../internal/store/migrate.js";
 import { freePort } from "../test/harness/ports.js";
 import { spawnNode } from "../test/harness/processes.js";
@@ -104,5 +105,6 @@ try {
   await node.stop({ timeoutMs: 15_000 });
   await sink.close();
   await dropDatabase(dbUrl).catch(() => undefined);
+  await deleteStreams(name.replace(/_/g, "")).catch(() => undefined);
 }
 process.exit(0);

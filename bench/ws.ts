@@ -14,6 +14,7 @@ import { generateKey } from "../internal/auth/api-keys.js";
 import { createTopology } from "../internal/bus/topology.js";
 import { createGrpcClient } from "../internal/rpc/grpc-client.js";
 import { dropDatabase, ensureDatabase } from "../internal/store/db.js";
+import { deleteStreams } from "../test/harness/platform.js";
 import { migrate } from "../internal/store/migrate.js";
 import { freePorts } from "../test/harness/ports.js";
 import { spawnNode, type ManagedProcess } from "../test/harness/processes.js";
@@ -255,6 +256,7 @@ async function platform() {
     for (const p of procs.reverse()) await p.stop({ timeoutMs: 15_000 }).catch(() => undefined);
     if (!process.env.BENCH_KEEP) await dropDatabase(dbUrl).catch(() => undefined);
     if (!process.env.BENCH_KEEP) await dropDatabase(usersDbUrl).catch(() => undefined);
+    if (!process.env.BENCH_KEEP) await deleteStreams(name.replace(/_/g, "")).catch(() => undefined);
   }
 }
 
