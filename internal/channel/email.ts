@@ -98,8 +98,11 @@ export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log
       relay.breaker.success();
     } catch (err) {
       const c = classifySmtp(err);
-      if (c.dependencyDown && !(err instanceof BreakerOpenError)) relay.breaker.failure(err);
-      else relay.breaker.success();
+      // A refusal by our own breaker says nothing new about the relay.
+      if (!(err instanceof BreakerOpenError)) {
+        if (c.dependencyDown) relay.breaker.failure(err);
+        else relay.breaker.success();
+      }
       throw Object.assign(new DeliveryError(c.message, c.transient, c.reason, c.uncertain ?? false), { dependencyDown: c.dependencyDown });
     }
   };
