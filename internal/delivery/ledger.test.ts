@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, dropDatabase, ensureDatabase, type Db } from "../store/db.js";
-import { migrate } from "../store/migrate.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "../store/db.js";
+import { useTestDatabase } from "../../test/harness/database.js";
 import { DeliveryState } from "../notification/model.js";
 import { createLedger } from "./ledger.js";
-import { MARIADB, uniqueName } from "../../test/harness/platform.js";
 
-const url = `${MARIADB}/${uniqueName("ledger")}`;
+const testDb = useTestDatabase("ledger");
 let db: Db;
 
 const row = (id: string, status: number, extra: { lease?: string; hold?: string; attempts?: number } = {}) =>
@@ -15,14 +14,8 @@ const row = (id: string, status: number, extra: { lease?: string; hold?: string;
     [id, id, status, extra.attempts ?? 0],
   );
 
-beforeAll(async () => {
-  await ensureDatabase(url);
-  await migrate(url);
-  db = createDb({ url, poolSize: 4 });
-});
-afterAll(async () => {
-  await db?.end();
-  await dropDatabase(url);
+beforeAll(() => {
+  db = testDb.db;
 });
 
 describe("ledger batches", () => {

@@ -1,20 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDb, dropDatabase, ensureDatabase, type Db } from "../store/db.js";
-import { migrate } from "../store/migrate.js";
-import { MARIADB, uniqueName } from "../../test/harness/platform.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "../store/db.js";
+import { useTestDatabase } from "../../test/harness/database.js";
 import { storeItems, type NewInboxItem } from "./inbox-store.js";
 
-const url = `${MARIADB}/${uniqueName("inbox")}`;
+const testDb = useTestDatabase("inbox");
 let db: Db;
 
-beforeAll(async () => {
-  await ensureDatabase(url);
-  await migrate(url);
-  db = createDb({ url, poolSize: 4 });
-});
-afterAll(async () => {
-  await db?.end();
-  await dropDatabase(url);
+beforeAll(() => {
+  db = testDb.db;
 });
 
 const item = (id: string, title = `title ${id}`): NewInboxItem => ({

@@ -1,25 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { JetStreamClient } from "nats";
-import { createDb, dropDatabase, ensureDatabase, type Db } from "../store/db.js";
-import { migrate } from "../store/migrate.js";
+import type { Db } from "../store/db.js";
+import { useTestDatabase } from "../../test/harness/database.js";
+import { uniqueName } from "../../test/harness/platform.js";
 import { createTopology } from "../bus/topology.js";
 import { createLogger } from "../log/logger.js";
 import { DeliveryState, NotificationState } from "../notification/model.js";
 import type { NotificationRow } from "../notification/queries.js";
-import { MARIADB, uniqueName } from "../../test/harness/platform.js";
 import { createPlanner, type PlannedDelivery } from "./planner.js";
 
-const url = `${MARIADB}/${uniqueName("planner")}`;
+const testDb = useTestDatabase("planner", 8);
 let db: Db;
 
-beforeAll(async () => {
-  await ensureDatabase(url);
-  await migrate(url);
-  db = createDb({ url, poolSize: 8 });
-});
-afterAll(async () => {
-  await db?.end();
-  await dropDatabase(url);
+beforeAll(() => {
+  db = testDb.db;
 });
 
 const notification = (id: string): NotificationRow => ({

@@ -6,7 +6,7 @@ import type { Db } from "../store/db.js";
 import { loadDefaults, loadPrefs } from "./store.js";
 import { decide, LOCKED_CATEGORY, MARKETING, type Defaults, type UserPrefs } from "./rules.js";
 import { createBatcher, createKeyedBatcher } from "../store/batcher.js";
-import { addSuppression, areSuppressed, isHardBounce, suppressedAmong } from "./suppression.js";
+import { addSuppression, createSuppressionLookup, isHardBounce, suppressedAmong } from "./suppression.js";
 import { issueTokens, type TokenScope } from "./tokens.js";
 
 /** Suppression is about mail addresses; other channels have their own ways to refuse. */
@@ -33,7 +33,7 @@ export function createPreferencePolicy(d: { db: Db; defaults: () => Promise<Defa
   // Instant notifications name a recipient or two each; many planned at once share one query. A
   // campaign's big lists go straight to one chunked query of their own.
   const SMALL = 50;
-  const suppressedOne = createBatcher<{ address: string; category: string }, boolean>({ maxItems: 500, maxConcurrent: 2, run: (asks) => areSuppressed(d.db, asks) });
+  const suppressedOne = createSuppressionLookup(d.db);
   const prefsOne = createKeyedBatcher<string, UserPrefs>((ids) => loadPrefs(d.db, ids));
   const suppressed = async (addresses: string[], category: string): Promise<string[]> => {
     if (addresses.length > SMALL) return [...(await suppressedAmong(d.db, addresses, category))];
@@ -99,7 +99,7 @@ export function createLocaleLookup(db: Db, ttlMs = 5000) {
  * The lookups and token inserts of concurrent deliveries share one statement each.
  */
 export function createPreferenceDecorator(d: { db: Db; publicUrl: string; localeOf: (userId: string) => Promise<string> }): Decorator {
-  const suppressed = createBatcher<{ address: string; category: string }, boolean>({ maxItems: 500, maxConcurrent: 2, run: (asks) => areSuppressed(d.db, asks) });
+  const suppressed = createSuppressionLookup(d.db);
   const issue = createBatcher<TokenScope, string>({ maxItems: 500, maxConcurrent: 2, run: (scopes) => issueTokens(d.db, scopes) });
   return async ({ msg, user }) => {
     const address = msg.ch === EMAIL ? (msg.a ?? user?.email ?? "").toLowerCase() : "";

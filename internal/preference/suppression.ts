@@ -1,6 +1,7 @@
 import type { DeliveryError } from "../channel/channel.js";
 import { toDate, type Db } from "../store/db.js";
 import { ANY } from "./rules.js";
+import { createBatcher } from "../store/batcher.js";
 
 export const SUPPRESSION_REASONS = ["hard_bounce", "complaint", "unsubscribe", "manual"] as const;
 export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
@@ -47,6 +48,11 @@ export async function areSuppressed(db: Db, asks: readonly { address: string; ca
     const s = scopes.get(normal(a.address));
     return s !== undefined && (s.has(ANY) || s.has(a.category));
   });
+}
+
+/** areSuppressed for one (address, category) at a time: the asks of concurrent callers share one query. */
+export function createSuppressionLookup(db: Db): (ask: { address: string; category: string }) => Promise<boolean> {
+  return createBatcher<{ address: string; category: string }, boolean>({ maxItems: 500, maxConcurrent: 2, run: (asks) => areSuppressed(db, asks) });
 }
 
 /** Adds a suppression; an address already suppressed in that scope keeps its first reason. */

@@ -1,28 +1,20 @@
-import { randomBytes } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../log/logger.js";
-import { createDb, dropDatabase, ensureDatabase, type Db } from "../store/db.js";
-import { migrate } from "../store/migrate.js";
+import type { Db } from "../store/db.js";
+import { useTestDatabase } from "../../test/harness/database.js";
 import { createTemplateCatalog } from "./catalog.js";
 import { updateTemplate, publishVersion, archiveTemplate, type UpdateInput } from "./manage.js";
 import type { TemplateCatalog } from "./types.js";
 
-const url = `mysql://root@127.0.0.1:3306/t_template_cat_${randomBytes(4).toString("hex")}`;
 const log = createLogger({ level: "silent" });
+const testDb = useTestDatabase("template_cat");
 let db: Db;
 let catalog: TemplateCatalog;
 
-beforeAll(async () => {
-  await ensureDatabase(url);
-  await migrate(url);
-  db = createDb({ url, poolSize: 4 });
+beforeAll(() => {
+  db = testDb.db;
   catalog = createTemplateCatalog({ db, log });
-});
-
-afterAll(async () => {
-  await db?.end();
-  await dropDatabase(url);
 });
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<{ code: Code; message: string }> {
