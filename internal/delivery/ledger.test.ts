@@ -58,3 +58,26 @@ describe("ledger batches", () => {
     ]);
   });
 });
+
+describe("ledger finish", () => {
+  it("ends open deliveries with their history, and leaves final ones as they are", async () => {
+    await row("f-pending", DeliveryState.Pending);
+    await row("f-sending", DeliveryState.Sending, { lease: "NOW(3) + INTERVAL 60 SECOND", attempts: 1 });
+    await row("f-cancelled", DeliveryState.Cancelled);
+    await row("f-sent", DeliveryState.Sent, { attempts: 1 });
+    const ledger = createLedger(db, 60_000);
+    const ended = await Promise.all(
+      ["f-pending", "f-sending", "f-cancelled", "f-sent"].map((id) => ledger.finish(id, DeliveryState.Dead, "retries exhausted")),
+    );
+    expect(ended).toEqual([true, true, false, false]);
+    const [rows] = (await db.query("SELECT id, status FROM deliveries WHERE id LIKE 'f-%' ORDER BY id")) as unknown as [unknown[]];
+    expect(rows).toEqual([
+      { id: "f-cancelled", status: DeliveryState.Cancelled },
+      { id: "f-pending", status: DeliveryState.Dead },
+      { id: "f-sending", status: DeliveryState.Dead },
+      { id: "f-sent", status: DeliveryState.Sent },
+    ]);
+    const [events] = (await db.query("SELECT delivery_id FROM delivery_events WHERE delivery_id LIKE 'f-%' ORDER BY delivery_id")) as unknown as [unknown[]];
+    expect(events).toEqual([{ delivery_id: "f-pending" }, { delivery_id: "f-sending" }]);
+  });
+});

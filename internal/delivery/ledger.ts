@@ -137,13 +137,27 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
         [error.slice(0, 1000), opts.retryInMs ?? 0, opts.notAttempted ? 1 : 0, opts.uncertain ? 1 : 0, id],
       );
     },
-    async finish(id: string, status: number, error: string) {
-      await event(id, status, error);
-      await db.execute(
-        `UPDATE deliveries SET status = ?, lease_until = NULL, last_error = ?, updated_at = CURRENT_TIMESTAMP(3)
-         WHERE id = ? AND status NOT IN (${DeliveryState.Sent}, ${DeliveryState.Delivered}, ${DeliveryState.Read})`,
-        [status, error.slice(0, 1000), id],
-      );
+    /**
+     * Ends a delivery that is still open (pending or sending). A row already final keeps its state and
+     * history: a cancelled delivery whose message runs out of redeliveries stays cancelled, not dead.
+     * Returns whether the row was ended here.
+     */
+    async finish(id: string, status: number, error: string): Promise<boolean> {
+      return withTx(db, async (c) => {
+        const [r] = (await c.execute(
+          `UPDATE deliveries SET status = ?, lease_until = NULL, last_error = ?, updated_at = CURRENT_TIMESTAMP(3)
+           WHERE id = ? AND status IN (${DeliveryState.Pending}, ${DeliveryState.Sending})`,
+          [status, error.slice(0, 1000), id],
+        )) as unknown as [{ affectedRows: number }];
+        if (r.affectedRows !== 1) return false;
+        // In the same transaction as the state change, so a reader never sees the one without the other.
+        await c.execute("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES (?, CURRENT_TIMESTAMP(3), ?, ?)", [
+          id,
+          status,
+          error.slice(0, 1000),
+        ]);
+        return true;
+      });
     },
   };
 }

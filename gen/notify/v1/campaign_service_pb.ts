@@ -965,7 +965,9 @@ export type CampaignServiceCancelResponse = Message<"notify.v1.CampaignServiceCa
   campaign?: Campaign | undefined;
 
   /**
-   * Deliveries that were cancelled before they were sent.
+   * Deliveries this call took back before they were sent. A fan-out that was planning a page at that
+   * moment takes back what it planned meanwhile as it stops (within about a second); the run's
+   * `cancelled` counter counts both.
    *
    * @generated from field: uint64 cancelled_deliveries = 2;
    */
