@@ -189,3 +189,47 @@ describe("bad input is refused with the code and the field, and nothing is writt
     expect((e3 as ConnectError).code).toBe(Code.PermissionDenied);
   });
 });
+
+describe("planning in the process that accepted the Send", () => {
+  const plannerDelivered = async (n: TestNode) => {
+    const t = n.ctx.topology;
+    return (await n.ctx.bus.jsm.consumers.info(t.streams.work, t.consumers.planner)).delivered.consumer_seq;
+  };
+
+  it("plans a single Send without sending its request through the broker", async () => {
+    stack.sink.reset();
+    const before = await plannerDelivered(node);
+    await client.send(plain("handoff-1", "handoff@example.test", "Handed off"));
+    await stack.sink.waitForMessages(1, 15_000);
+    await eventually(async () => (await count("outbox")) === 0, 5000);
+    expect(await plannerDelivered(node)).toBe(before);
+  });
+
+  it("leaves the request to the relay and the broker when planning there fails", async () => {
+    stack.sink.reset();
+    // This node accepts and plans; with its broker connection gone, planning fails at the publish.
+    // The first node's relay, planner and worker are the fallback.
+    const front = await stack.startNode("api,planner", { NOTIFY_PLAN_HANDOFF: "1500ms" });
+    try {
+      await front.ctx.bus.nc.close();
+      const frontClient = createConnectClient(NotificationService, { baseUrl: front.grpcUrl, apiKey: stack.apiKey });
+      const before = await plannerDelivered(node);
+      const sentAt = Date.now();
+      const res = await frontClient.send(plain("handoff-2", "fallback@example.test", "Fallback"));
+      const [mail] = await stack.sink.waitForMessages(1, 20_000);
+      expect(mail.to).toEqual(["fallback@example.test"]);
+      // Not before the grace: the relay left the row alone until then.
+      expect(Date.now() - sentAt).toBeGreaterThanOrEqual(1400);
+      expect(await plannerDelivered(node)).toBe(before + 1);
+      const got = await eventually(async () => {
+        const g = await client.get({ notificationId: res.notificationId });
+        return g.deliveries[0]?.status === DeliveryStatus.SENT ? g : undefined;
+      });
+      expect(got.deliveries).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(stack.sink.messages().length).toBe(1);
+    } finally {
+      await front.stop().catch(() => undefined);
+    }
+  }, 40_000);
+});

@@ -14,10 +14,13 @@ import { principalKey } from "../auth/interceptor.js";
 import { createReflectionRoutes } from "../ops/reflection.js";
 import { createPlatformRegistry } from "../ops/registry.js";
 import type { Health } from "../ops/health.js";
+import type { Handoff } from "../planner/handoff.js";
 
 export interface ApiOptions {
-  /** Wakes the relay after each commit that added notifications (fresh: how many). */
-  onCommitted: (fresh: number) => void;
+  /** After each commit that added notifications (fresh: how many; handedOff: to this process's planner). */
+  onCommitted: (fresh: number, handedOff: boolean) => void;
+  /** The planner of this process, when it has the planner role. */
+  handoff?: Handoff;
   /** Readiness details for /readyz; ready=false answers 503. */
   readiness: () => Promise<{ ready: boolean; checks: Record<string, unknown> }>;
   /** Extra HTTP routes from other roles (links, unsubscribe, websocket, metrics, admin UI). */
@@ -46,6 +49,7 @@ export async function startApi(ctx: AppContext, o: ApiOptions): Promise<Api> {
     topology: ctx.topology,
     channels: () => [...ctx.channels.keys()],
     onCommitted: o.onCommitted,
+    handoff: o.handoff,
   });
   const routes = (router: ConnectRouter) => {
     router.service(NotificationService, createNotificationService({ db: ctx.db, accept }));

@@ -11,6 +11,7 @@ import { withLogContext } from "../log/logger.js";
 import { createHealth } from "../ops/health.js";
 import { createHealthMonitor, type HealthMonitor } from "../ops/health-monitor.js";
 import { createPlanner } from "../planner/planner.js";
+import { createHandoff, type Handoff } from "../planner/handoff.js";
 import { combinePolicies, type PlanPolicy } from "../planner/policy.js";
 import { createRelay, type Relay } from "../relay/relay.js";
 import type { HttpRoute } from "../server/http-routes.js";
@@ -103,6 +104,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
   }
 
   const common = { js: bus.js, maxDeliver, backoffMs: cfg.retry.backoffMs, ackWaitMs: ACK_WAIT_MS };
+  let handoff: Handoff | undefined;
   if (roles.has("planner")) {
     await ensureConsumer(bus.jsm, t.streams.work, {
       durable: t.consumers.planner,
@@ -131,6 +133,9 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
     });
     loop.start();
     consumers.set("planner", loop);
+    if (roles.has("api") && cfg.planHandoffMs > 0) {
+      handoff = createHandoff({ planHere: planner.planHere, log: log.child({ role: "planner" }), graceMs: cfg.planHandoffMs, maxInFlight: 2000 });
+    }
   }
 
   if (roles.has("worker")) {
@@ -197,8 +202,9 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
     const kick = relay ? () => relay!.kick() : () => bus.nc.publish(t.subjects.relayKick);
     api = await startApi(ctx, {
       health,
-      onCommitted: (fresh) => {
-        kick();
+      handoff,
+      onCommitted: (fresh, handedOff) => {
+        if (!handedOff) kick();
         observe.accepted(fresh, "api");
       },
       services,
@@ -246,6 +252,9 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
       await relay?.stop();
       await monitor?.stop();
       await api?.close();
+      // Notifications accepted just before the close finish planning here; any that cannot within
+      // the grace keep their outbox rows for a relay.
+      if (handoff) await Promise.race([handoff.drain(), new Promise((r) => setTimeout(r, cfg.shutdownGraceMs).unref())]);
     },
   };
 }

@@ -91,6 +91,7 @@ const schema = z.object({
   NOTIFY_ACK_WAIT: duration.default(30_000),
   NOTIFY_RELAY_BATCH: int(1, 5000).default(500),
   NOTIFY_RELAY_POLL: duration.default(1000),
+  NOTIFY_PLAN_HANDOFF: duration.default(5000),
   NOTIFY_RECONCILE_AFTER: duration.default(300_000),
   NOTIFY_RECONCILE_EVERY: duration.default(30_000),
   NOTIFY_BREAKER_THRESHOLD: int(1, 10_000).default(5),
@@ -195,6 +196,11 @@ export interface Config {
   /** ackWaitMs: how long an unacknowledged message waits before the broker assumes its worker died. */
   worker: { batch: number; leaseMs: number; ackWaitMs: number };
   relay: { batch: number; pollMs: number };
+  /**
+   * A process with both the api and planner roles plans its own single Sends; the outbox row of each
+   * waits this long before the relay may publish it (the fallback). 0 sends everything through the broker.
+   */
+  planHandoffMs: number;
   reconcileAfterMs: number;
   /** How often the relay role looks for work the broker may have lost. */
   reconcileEveryMs: number;
@@ -364,6 +370,7 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
     retry: { backoffMs: p.NOTIFY_RETRY_BACKOFF },
     worker: { batch: p.NOTIFY_WORKER_BATCH, leaseMs: p.NOTIFY_LEASE, ackWaitMs: p.NOTIFY_ACK_WAIT },
     relay: { batch: p.NOTIFY_RELAY_BATCH, pollMs: p.NOTIFY_RELAY_POLL },
+    planHandoffMs: p.NOTIFY_PLAN_HANDOFF,
     reconcileAfterMs: p.NOTIFY_RECONCILE_AFTER,
     reconcileEveryMs: p.NOTIFY_RECONCILE_EVERY,
     shutdownGraceMs: p.NOTIFY_SHUTDOWN_GRACE,

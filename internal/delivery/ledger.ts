@@ -90,23 +90,22 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
         taken.add(id);
         return d;
       });
-      if (taken.size > 0) await c.query(`${claimWrite(leaseMs)} WHERE id IN (?)`, [[...taken]]);
+      if (taken.size > 0) await c.commitWith(`${claimWrite(leaseMs)} WHERE id IN (?)`, [[...taken]]);
       return out;
     });
 
-  // History first, then the state change, for a whole batch of sent deliveries.
+  // History and state change of a whole batch of sent deliveries in one transaction, one packet.
   const sentMany = async (items: { id: string; messageId: string; detail: string }[]): Promise<void[]> => {
-    await db.query(
-      `INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ${items.map(() => `(?, CURRENT_TIMESTAMP(3), ${DeliveryState.Sent}, ?)`).join(", ")}`,
-      items.flatMap((i) => [i.id, i.detail.slice(0, 1000)]),
-    );
-    await db.query(
-      // A client may acknowledge an in-app notification before its "sent" is recorded; never step back.
-      `UPDATE deliveries SET status = IF(status IN (${DeliveryState.Delivered}, ${DeliveryState.Read}), status, ${DeliveryState.Sent}),
+    await withTx(db, (c) =>
+      c.commitWith(
+        `INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ${items.map(() => `(?, CURRENT_TIMESTAMP(3), ${DeliveryState.Sent}, ?)`).join(", ")};
+       UPDATE deliveries SET status = IF(status IN (${DeliveryState.Delivered}, ${DeliveryState.Read}), status, ${DeliveryState.Sent}),
          message_id = CASE id ${items.map(() => "WHEN ? THEN ?").join(" ")} END,
          lease_until = NULL, last_error = '', sent_at = CURRENT_TIMESTAMP(3), updated_at = CURRENT_TIMESTAMP(3)
        WHERE id IN (?)`,
-      [...items.flatMap((i) => [i.id, i.messageId]), items.map((i) => i.id)],
+        // A client may acknowledge an in-app notification before its "sent" is recorded; never step back.
+        [...items.flatMap((i) => [i.id, i.detail.slice(0, 1000)]), ...items.flatMap((i) => [i.id, i.messageId]), items.map((i) => i.id)],
+      ),
     );
     return items.map(() => undefined);
   };
@@ -144,14 +143,14 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
      */
     async finish(id: string, status: number, error: string): Promise<boolean> {
       return withTx(db, async (c) => {
-        const [r] = (await c.execute(
+        const [r] = (await c.query(
           `UPDATE deliveries SET status = ?, lease_until = NULL, last_error = ?, updated_at = CURRENT_TIMESTAMP(3)
            WHERE id = ? AND status IN (${DeliveryState.Pending}, ${DeliveryState.Sending})`,
           [status, error.slice(0, 1000), id],
         )) as unknown as [{ affectedRows: number }];
         if (r.affectedRows !== 1) return false;
         // In the same transaction as the state change, so a reader never sees the one without the other.
-        await c.execute("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES (?, CURRENT_TIMESTAMP(3), ?, ?)", [
+        await c.commitWith("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES (?, CURRENT_TIMESTAMP(3), ?, ?)", [
           id,
           status,
           error.slice(0, 1000),

@@ -1,6 +1,6 @@
 import type { Logger } from "../log/logger.js";
 import { DeliveryState } from "../notification/model.js";
-import { withTx, type Conn, type Db } from "../store/db.js";
+import { withTx, type Db, type TxConn } from "../store/db.js";
 import { unreadCount } from "./inbox-store.js";
 import { frames } from "./protocol.js";
 
@@ -103,9 +103,9 @@ export function createReceipts(deps: {
       const now = new Date();
       const ids = todo.map((t) => t.id);
       if (kind === "read") {
-        await c.query("UPDATE inbox SET read_at = ?, delivered_at = COALESCE(delivered_at, ?) WHERE delivery_id IN (?)", [now, now, ids]);
+        await c.commitWith("UPDATE inbox SET read_at = ?, delivered_at = COALESCE(delivered_at, ?) WHERE delivery_id IN (?)", [now, now, ids]);
       } else {
-        await c.query("UPDATE inbox SET delivered_at = ? WHERE delivery_id IN (?)", [now, ids]);
+        await c.commitWith("UPDATE inbox SET delivered_at = ? WHERE delivery_id IN (?)", [now, ids]);
       }
       return todo;
     });
@@ -136,7 +136,7 @@ export function createReceipts(deps: {
   }
 
   /** Moves the deliveries that may move; returns those still waiting for the worker's `sent`. */
-  async function ledgerStep(c: Conn, ids: string[], kind: ReceiptKind): Promise<string[]> {
+  async function ledgerStep(c: TxConn, ids: string[], kind: ReceiptKind): Promise<string[]> {
     const [rows] = (await c.query("SELECT id, status FROM deliveries WHERE id IN (?) FOR UPDATE", [ids])) as unknown as [
       { id: string; status: number }[],
     ];
@@ -147,8 +147,12 @@ export function createReceipts(deps: {
     if (move.length > 0) {
       const now = new Date();
       const detail = kind === "read" ? "read by the user" : "received by a client";
-      await c.query("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", [move.map((id) => [id, now, target, detail])]);
-      await c.query("UPDATE deliveries SET status = ?, updated_at = ? WHERE id IN (?)", [target, now, move]);
+      await c.commitWith("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?; UPDATE deliveries SET status = ?, updated_at = ? WHERE id IN (?)", [
+        move.map((id) => [id, now, target, detail]),
+        target,
+        now,
+        move,
+      ]);
     }
     return waiting;
   }

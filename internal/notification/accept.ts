@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Conn, Db } from "../store/db.js";
+import type { Db, TxConn } from "../store/db.js";
 import { withTx } from "../store/db.js";
 import { createBatcher } from "../store/batcher.js";
 import { newId } from "../ids/ids.js";
 import type { PinnedTemplate, TemplateCatalog } from "../template/index.js";
 import type { Topology } from "../bus/topology.js";
-import { encodeJson } from "../bus/publish.js";
 import { invalid, type NormalRequest } from "./validate.js";
-import { NotificationState, type RequestMessage } from "./model.js";
+import { NotificationState } from "./model.js";
+import type { Handoff } from "../planner/handoff.js";
 
 export interface Accepted {
   notificationId: string;
@@ -22,8 +22,13 @@ export interface AcceptDeps {
   topology: Topology;
   /** Channel names the platform can deliver on. */
   channels: () => string[];
-  /** Wakes the relay after a commit so accepted work leaves at once instead of at the next poll. */
-  onCommitted?: (fresh: number) => void;
+  /**
+   * Called after each commit that created notifications: `handedOff` when they went to the planner in
+   * this process (their outbox rows are not due yet), otherwise the relay should wake up now.
+   */
+  onCommitted?: (fresh: number, handedOff: boolean) => void;
+  /** The planner in this process, when there is one: single Sends are planned here (see planner/handoff.ts). */
+  handoff?: Handoff;
 }
 
 interface Prepared {
@@ -33,8 +38,6 @@ interface Prepared {
   category: string;
   hash: string;
   id: string;
-  /** Where its outbox row publishes to. */
-  topic: string;
 }
 
 /**
@@ -43,6 +46,7 @@ interface Prepared {
  * Send is a batch of one, so both RPCs share this path.
  */
 export function createAcceptor(deps: AcceptDeps) {
+  const topic = deps.topology.subjects.requests;
   const prepare = async (req: NormalRequest, prefix: string, pinned: PinnedTemplate): Promise<Prepared> => {
     const known = new Set(deps.channels());
     req.channels.forEach((c, i) => {
@@ -75,7 +79,7 @@ export function createAcceptor(deps: AcceptDeps) {
         ]),
       )
       .digest("hex");
-    return { req, pinned, channels, category: req.category || pinned.category, hash, id: newId(), topic: deps.topology.subjects.requests };
+    return { req, pinned, channels, category: req.category || pinned.category, hash, id: newId() };
   };
 
   // Group commit: single Sends arriving together share one transaction (and one fsync), which is
@@ -84,8 +88,15 @@ export function createAcceptor(deps: AcceptDeps) {
     maxItems: 500,
     maxConcurrent: 2,
     run: async (items) => {
-      const r = await withTx(deps.db, (c) => write(c, items));
-      if (r.fresh > 0) deps.onCommitted?.(r.fresh);
+      // Items of a group are independent (a conflict fails its own caller only), so the COMMIT rides
+      // with the writes: one round trip for the whole group.
+      const local = deps.handoff?.accepting() ? deps.handoff : undefined;
+      const availableAt = local ? new Date(Date.now() + local.graceMs) : new Date();
+      const r = await withTx(deps.db, (c) => write(c, items, topic, true, availableAt));
+      if (r.fresh.length > 0) {
+        local?.take(r.fresh);
+        deps.onCommitted?.(r.fresh.length, local !== undefined);
+      }
       return r.out;
     },
   });
@@ -118,12 +129,12 @@ export function createAcceptor(deps: AcceptDeps) {
     }
     // A batch is all or nothing: one bad item rolls the others back.
     const result = await withTx(deps.db, async (c) => {
-      const r = await write(c, prepared.map((p, i) => ({ source, p, prefix: prefixes[i] })));
+      const r = await write(c, prepared.map((p, i) => ({ source, p, prefix: prefixes[i] })), topic, false, new Date());
       const failed = r.out.find((x): x is ConnectError => x instanceof ConnectError);
       if (failed) throw failed;
       return r;
     });
-    if (result.fresh > 0) deps.onCommitted?.(result.fresh);
+    if (result.fresh.length > 0) deps.onCommitted?.(result.fresh.length, false);
     return result.out as Accepted[];
   };
 }
@@ -137,9 +148,17 @@ interface Item {
 /**
  * Writes the notifications and their outbox rows; an item whose key is taken by another notification
  * gets its error in place of a result (its row was not written). A batch that names the same key twice
- * settles it here too: the first is new, the second its duplicate or a conflict.
+ * settles it here too: the first is new, the second its duplicate or a conflict. `commit`: the COMMIT
+ * goes out with the writes, so nothing after them can roll them back. `availableAt`: when the relay may
+ * publish the new outbox rows. Returns the ids of the notifications created here.
  */
-async function write(c: Conn, items: Item[]): Promise<{ out: (Accepted | ConnectError)[]; fresh: number }> {
+async function write(
+  c: TxConn,
+  items: Item[],
+  topic: string,
+  commit: boolean,
+  availableAt: Date,
+): Promise<{ out: (Accepted | ConnectError)[]; fresh: string[] }> {
   const now = new Date();
   const rows = items.map(({ source, p }) => [
     p.id,
@@ -160,14 +179,17 @@ async function write(c: Conn, items: Item[]): Promise<{ out: (Accepted | Connect
     p.req.sendAfter ?? null,
     now,
   ]);
-  // INSERT IGNORE then, only when some row was ignored, read back by key: rows whose id is not ours
-  // already existed (a retry). The common case (all new) saves the round trip.
-  const [ins] = (await c.query(
-    `INSERT IGNORE INTO notifications (id, source, idempotency_key, payload_hash, template_key, template_version,
+  // INSERT IGNORE, and an outbox row for each notification that exists under an id of this call: ids
+  // are new, so those are exactly the rows this INSERT created (a retry's row keeps its first id). The
+  // payload is the planner's RequestMessage, {"notificationId": id}. Only when some row was ignored is
+  // anything read back, by key: the common case (all new) is one statement packet.
+  const sql = `INSERT IGNORE INTO notifications (id, source, idempotency_key, payload_hash, template_key, template_version,
        template_version_id, category, channels, locale, sender_id, data, recipients, recipient_count, status,
-       send_after, created_at) VALUES ?`,
-    [rows],
-  )) as unknown as [{ affectedRows: number }];
+       send_after, created_at) VALUES ?;
+     INSERT INTO outbox (topic, msg_id, payload, available_at)
+       SELECT ?, id, JSON_OBJECT('notificationId', id), ? FROM notifications WHERE id IN (?)`;
+  const values = [rows, topic, availableAt, items.map(({ p }) => p.id)];
+  const [ins] = (await (commit ? c.commitWith(sql, values) : c.query(sql, values))) as unknown as [{ affectedRows: number }];
   type Found = { id: string; source: string; idempotency_key: string; payload_hash: string; created_at: Date };
   let found: Found[];
   if (ins.affectedRows === rows.length) {
@@ -185,12 +207,12 @@ async function write(c: Conn, items: Item[]): Promise<{ out: (Accepted | Connect
     }
   }
   const byKey = new Map(found.map((r) => [`${r.source}\u0000${r.idempotency_key}`, r]));
-  const fresh: Prepared[] = [];
+  const fresh: string[] = [];
   const out = items.map(({ source, p, prefix }): Accepted | ConnectError => {
     const row = byKey.get(`${source}\u0000${p.req.idempotencyKey}`);
     if (!row) throw new ConnectError("notification vanished during accept", Code.Internal);
     if (row.id === p.id) {
-      fresh.push(p);
+      fresh.push(p.id);
       return { notificationId: p.id, duplicate: false, acceptedAt: now };
     }
     if (row.payload_hash === p.hash) return { notificationId: row.id, duplicate: true, acceptedAt: row.created_at };
@@ -199,12 +221,7 @@ async function write(c: Conn, items: Item[]): Promise<{ out: (Accepted | Connect
       Code.AlreadyExists,
     );
   });
-  if (fresh.length > 0) {
-    await c.query("INSERT INTO outbox (topic, msg_id, payload, available_at) VALUES ?", [
-      fresh.map((p) => [p.topic, p.id, Buffer.from(encodeJson({ notificationId: p.id } satisfies RequestMessage)), now]),
-    ]);
-  }
-  return { out, fresh: fresh.length };
+  return { out, fresh };
 }
 
 export type Acceptor = ReturnType<typeof createAcceptor>;

@@ -163,6 +163,18 @@ export function createPlanner(d: PlannerDeps) {
     return { created: fresh.length, published: now2.length };
   }
 
+  /** Plans one accepted notification; false when there is no such notification. */
+  async function planById(notificationId: string): Promise<boolean> {
+    const n = await readNotifications(notificationId);
+    if (!n) return false;
+    const recipients = JSON.parse(n.recipients) as NormalRecipient[];
+    const planned = await plan(n, recipients);
+    const r = await record(n, planned);
+    if (n.status === NotificationState.Accepted) await markPlanned(n.id);
+    d.log.debug({ notificationId: n.id, ...r }, "notification planned");
+    return true;
+  }
+
   async function handle(m: JsMsg): Promise<Outcome> {
     let body: RequestMessage;
     try {
@@ -170,17 +182,26 @@ export function createPlanner(d: PlannerDeps) {
     } catch {
       return { kind: "poison", reason: "undecodable request message" };
     }
-    const n = await readNotifications(body.notificationId);
-    if (!n) return { kind: "term", reason: `unknown notification ${body.notificationId}` };
-    const recipients = JSON.parse(n.recipients) as NormalRecipient[];
-    const planned = await plan(n, recipients);
-    const r = await record(n, planned);
-    if (n.status === NotificationState.Accepted) await markPlanned(n.id);
-    d.log.debug({ notificationId: n.id, ...r }, "notification planned");
+    if (!(await planById(body.notificationId))) return { kind: "term", reason: `unknown notification ${body.notificationId}` };
     return { kind: "ack" };
   }
 
-  return { handle, plan, record };
+  // A request planned in this process (see handoff.ts) no longer needs its outbox row.
+  const dropRequests = createBatcher<string, void>({
+    maxItems: 500,
+    maxConcurrent: 2,
+    run: async (ids) => {
+      await d.db.query("DELETE FROM outbox WHERE msg_id IN (?) AND topic = ?", [[...new Set(ids)], d.topology.subjects.requests]);
+      return ids.map(() => undefined);
+    },
+  });
+
+  /** Plans a notification accepted by this process, then deletes its request's outbox row. */
+  async function planHere(notificationId: string): Promise<void> {
+    if (await planById(notificationId)) await dropRequests(notificationId);
+  }
+
+  return { handle, plan, record, planHere };
 }
 
 export type Planner = ReturnType<typeof createPlanner>;
@@ -218,7 +239,7 @@ async function insertPlanned(db: Db, rows: { n: NotificationRow; p: PlannedDeliv
     const won = new Set(inserted.map((r) => r.id));
     const created = rows.filter(({ p }) => won.has(p.id));
     if (created.length > 0)
-      await c.query("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", [
+      await c.commitWith("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", [
         created.map(({ p }) => [p.id, now, stateOf(p), detailOf(p)]),
       ]);
     return won;

@@ -46,7 +46,7 @@ export function createRelay(d: RelayDeps): Relay {
         d.js,
         rows.map((r) => ({ subject: r.topic, msgId: r.msg_id, data: r.payload })),
       );
-      await c.query("DELETE FROM outbox WHERE id IN (?)", [rows.map((r) => r.id)]);
+      await c.commitWith("DELETE FROM outbox WHERE id IN (?)", [rows.map((r) => r.id)]);
       return rows.length;
     });
 

@@ -1,7 +1,8 @@
 import type { Topology } from "../bus/topology.js";
 import type { Logger } from "../log/logger.js";
 import { DeliveryState, NotificationState, type DeliverMessage, type RequestMessage } from "../notification/model.js";
-import type { Conn, Db } from "../store/db.js";
+import type { PoolConnection } from "mysql2/promise";
+import type { Db } from "../store/db.js";
 
 export interface ReconcilerDeps {
   db: Db;
@@ -43,7 +44,7 @@ export function createReconciler(d: ReconcilerDeps) {
   let running: Promise<unknown> | undefined;
   let stopped = false;
 
-  const deliveries = async (c: Conn): Promise<number> => {
+  const deliveries = async (c: PoolConnection): Promise<number> => {
     const [rows] = (await c.query(
       `SELECT d.id, d.notification_id, d.user_id, d.recipient, d.channel, d.republishes, n.template_version_id, n.locale, n.category
        FROM deliveries d JOIN notifications n ON n.id = d.notification_id
@@ -93,7 +94,7 @@ export function createReconciler(d: ReconcilerDeps) {
     return rows.length;
   };
 
-  const notifications = async (c: Conn): Promise<number> => {
+  const notifications = async (c: PoolConnection): Promise<number> => {
     const [rows] = (await c.query(
       `SELECT n.id, n.republishes FROM notifications n
        WHERE n.status = ${NotificationState.Accepted}
