@@ -18,7 +18,8 @@ const N = Number(process.env.BENCH_N ?? 3000);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
 const CONCURRENCY = 64;
-const ROLES = process.env.BENCH_ROLES ?? "api;relay,planner,worker";
+// The API process plans its own single Sends (planner/handoff.ts); the relay and the workers run beside.
+const ROLES = process.env.BENCH_ROLES ?? "api,planner;relay,worker";
 /** A directory: each notifyd writes a V8 CPU profile there (node --cpu-prof). */
 const PROF = process.env.BENCH_PROF;
 const CLIENT = process.env.BENCH_CLIENT ?? "grpc-js";
@@ -97,7 +98,7 @@ async function pipeline() {
   await migrate(dbUrl);
   const insertRate = await insertBaseline(dbUrl);
   const apiKey = generateKey();
-  // BENCH_ROLES: process groups separated by ";" (e.g. "api,relay;planner,worker"); one process by default.
+  // BENCH_ROLES: process groups separated by ";" (e.g. "api;relay,planner,worker"), one notifyd each.
   const groups = ROLES.split(";").map((g) => g.trim()).filter(Boolean);
   const nodes: { roles: string; grpcPort: number; proc: ReturnType<typeof spawnNode> }[] = [];
   for (const [i, roles] of groups.entries()) {

@@ -23,6 +23,7 @@ it("chaos (full): 20,000 notifications through every fault lose nothing", async 
       poison(1000, 3),
       killNodes(10_000, ["w1"]),
       killNodes(25_000, ["relay"]),
+      killNodes(47_000, ["api"]),
       restartNats(40_000),
       killNodes(55_000, ["w2", "relay"]),
       restartMariaDb(70_000),

@@ -21,6 +21,7 @@ it("chaos (short): kills, broker and database restarts, SMTP and user-service ou
     faults: [
       poison(500, 3),
       killNodes(2000, ["w1"]),
+      killNodes(3500, ["api"]),
       killNodes(5000, ["relay"]),
       restartNats(8000),
       restartMariaDb(11_000),

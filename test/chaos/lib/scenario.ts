@@ -131,7 +131,9 @@ export async function runScenario(o: ScenarioOptions, log: (s: string) => void =
     natsNodes: o.natsNodes,
     users: o.users,
     env: o.env,
-    processes: { api: "api", relay: "relay", w1: "planner,worker", w2: "planner,worker" },
+    // The api process plans its own single Sends (planner/handoff.ts): a kill of it mid-handoff leaves
+    // requests that only the relay's grace period brings back.
+    processes: { api: "api,planner", relay: "relay", w1: "planner,worker", w2: "planner,worker" },
   });
   try {
     note(`cluster up: MariaDB :${cluster.db.port}, NATS ${cluster.natsUrl}, users-demo ${cluster.usersAddr}, 4 notifyd processes`);
