@@ -37,10 +37,15 @@ describe("/metrics", () => {
     await stack.sink.waitForMessages(4, 15_000);
     const after = await eventually(async () => {
       const s = await metrics();
-      return moved(before, s, "notify_deliveries_sent_total", { channel: "email" }) === 4 ? s : undefined;
+      const done =
+        moved(before, s, "notify_deliveries_sent_total", { channel: "email" }) === 4 &&
+        moved(before, s, "notify_plan_handoffs_total", { outcome: "planned" }) === 4;
+      return done ? s : undefined;
     });
     expect(moved(before, after, "notify_notifications_accepted_total")).toBe(4);
-    expect(moved(before, after, "notify_outbox_published_total")).toBe(4);
+    // The node has the api and planner roles: it plans its own single Sends, and the relay publishes nothing.
+    expect(moved(before, after, "notify_plan_handoffs_total", { outcome: "planned" })).toBe(4);
+    expect(moved(before, after, "notify_outbox_published_total")).toBe(0);
     expect(moved(before, after, "notify_deliveries_planned_total", { channel: "email", decision: "deliver" })).toBe(4);
     expect(moved(before, after, "notify_deliveries_published_total", { channel: "email" })).toBe(4);
     expect(moved(before, after, "notify_accept_to_sent_seconds_count", { channel: "email" })).toBe(4);

@@ -64,6 +64,8 @@ export interface PipelineObserver {
   accepted?(count: number, source?: string): void;
   /** Outbox rows the relay published in one round, and how long the round took. */
   relayed?(count: number, ms: number): void;
+  /** A Send planned in the process that accepted it (planner/handoff.ts): planned there, or left to the relay. */
+  handedOff?(outcome: "planned" | "failed"): void;
   /** Deliveries the planner created (first time only) and those it published at once. */
   planned?(created: readonly PlannedDelivery[], published: readonly PlannedDelivery[]): void;
   /** Each worker outcome (WorkerDeps.observe). */
@@ -100,6 +102,7 @@ export function combineObservers(list: readonly PipelineObserver[]): Required<Pi
   return {
     accepted: each("accepted"),
     relayed: each("relayed"),
+    handedOff: each("handedOff"),
     planned: each("planned"),
     delivery: each("delivery"),
     dead: each("dead"),

@@ -134,7 +134,13 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
     loop.start();
     consumers.set("planner", loop);
     if (roles.has("api") && cfg.planHandoffMs > 0) {
-      handoff = createHandoff({ planHere: planner.planHere, log: log.child({ role: "planner" }), graceMs: cfg.planHandoffMs, maxInFlight: 2000 });
+      handoff = createHandoff({
+        planHere: planner.planHere,
+        log: log.child({ role: "planner" }),
+        graceMs: cfg.planHandoffMs,
+        maxInFlight: 2000,
+        observe: observe.handedOff,
+      });
     }
   }
 

@@ -56,6 +56,11 @@ export function createPlatformMetrics(opts: MetricsOptions = {}): PlatformMetric
     ["source"],
   );
   const relayed = counter("notify_outbox_published_total", "Outbox rows the relay published to JetStream");
+  const handoffs = counter(
+    "notify_plan_handoffs_total",
+    "Single Sends planned by the planner of the process that accepted them (planned), or left to the relay and the broker (failed)",
+    ["outcome"],
+  );
   const relayRound = histogram("notify_relay_round_seconds", "Duration of relay rounds that moved rows", [], FAST);
   const planned = counter("notify_deliveries_planned_total", "Deliveries created by the planner, by decision", ["channel", "decision"]);
   const published = counter("notify_deliveries_published_total", "Deliveries the planner published to the channel's subject at once", ["channel"]);
@@ -86,6 +91,7 @@ export function createPlatformMetrics(opts: MetricsOptions = {}): PlatformMetric
 
   const observer: PipelineObserver = {
     accepted: (n, source = "api") => accepted.inc({ source }, n),
+    handedOff: (outcome) => handoffs.inc({ outcome }),
     relayed: (n, ms) => {
       relayed.inc(n);
       relayRound.observe(ms / 1000);

@@ -20,7 +20,13 @@ export interface Handoff {
   drain(): Promise<void>;
 }
 
-export function createHandoff(d: { planHere(id: string): Promise<void>; log: Logger; graceMs: number; maxInFlight: number }): Handoff {
+export function createHandoff(d: {
+  planHere(id: string): Promise<void>;
+  log: Logger;
+  graceMs: number;
+  maxInFlight: number;
+  observe?: (outcome: "planned" | "failed") => void;
+}): Handoff {
   const inFlight = new Set<Promise<void>>();
   return {
     graceMs: d.graceMs,
@@ -29,7 +35,9 @@ export function createHandoff(d: { planHere(id: string): Promise<void>; log: Log
       for (const id of ids) {
         const p = d
           .planHere(id)
+          .then(() => d.observe?.("planned"))
           .catch((err: Error) => {
+            d.observe?.("failed");
             d.log.warn({ notificationId: id, err: err.message, retryInMs: d.graceMs }, "planning in this process failed; the relay publishes the request");
           })
           .finally(() => inFlight.delete(p));
