@@ -25,6 +25,32 @@ const PROF = process.env.BENCH_PROF;
 const CLIENT = process.env.BENCH_CLIENT ?? "grpc-js";
 const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
 
+/**
+ * Where the latency at the fixed rate goes, from the ledger's own clocks (ms resolution): accepted ->
+ * deliveries written (planning), and deliveries written -> `sent` recorded (claim, render, SMTP, record).
+ */
+async function stageLatencies(dbUrl: string, tag: string) {
+  const c = await mysql.createConnection({ uri: dbUrl });
+  try {
+    const [rows] = (await c.query(
+      `SELECT TIMESTAMPDIFF(MICROSECOND, n.created_at, d.created_at) / 1000 AS plan,
+              TIMESTAMPDIFF(MICROSECOND, d.created_at, d.sent_at) / 1000 AS deliver
+         FROM notifications n JOIN deliveries d ON d.notification_id = n.id
+        WHERE JSON_VALUE(n.data, '$.subject') LIKE ? AND d.sent_at IS NOT NULL`,
+      [`${tag} %`],
+    )) as unknown as [{ plan: string; deliver: string }[]];
+    const of = (k: "plan" | "deliver") => rows.map((r) => Number(r[k])).sort((a, b) => a - b);
+    const plan = of("plan");
+    const deliver = of("deliver");
+    return {
+      acceptToPlanned: { p50: percentile(plan, 50), p99: percentile(plan, 99) },
+      plannedToSent: { p50: percentile(deliver, 50), p99: percentile(deliver, 99) },
+    };
+  } finally {
+    await c.end();
+  }
+}
+
 async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
   let next = 0;
   await Promise.all(
@@ -223,12 +249,14 @@ async function pipeline() {
     const halfRate = Math.max(5, Math.round(N / secs / 2));
     const half = await latencyAt(halfRate, "half");
     const lat = await latencyAt(RATE, "lat");
+    const stages = await stageLatencies(dbUrl, "lat");
     return {
       rate: N / secs,
       acceptRate: N / acceptSecs,
       cpuPerMsg: cpu / N,
       p50: lat.p50,
       p99: lat.p99,
+      stages,
       half,
       duplicates: sink.duplicates(),
       insertRate,
@@ -269,6 +297,11 @@ process.stdout.write(
   `cost at saturation, CPU ms per delivered email by process:\n\n${table(
     Object.entries(pipe.cpuBy).map(([process, ms]) => ({ process, "cpu ms/msg": ms })),
   )}\n\n`,
+);
+const st = pipe.stages;
+process.stdout.write(
+  `latency at ${RATE}/s by stage (ledger clocks, ms): accepted -> deliveries written p50 ${st.acceptToPlanned.p50.toFixed(1)}, ` +
+    `p99 ${st.acceptToPlanned.p99.toFixed(1)}; deliveries written -> sent recorded p50 ${st.plannedToSent.p50.toFixed(1)}, p99 ${st.plannedToSent.p99.toFixed(1)}\n\n`,
 );
 process.stdout.write(
   `MariaDB statements per delivered email at saturation: ${Object.entries(pipe.statements)
