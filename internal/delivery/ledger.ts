@@ -53,12 +53,8 @@ function decide(row: ClaimRow | undefined): ClaimResult {
  * answer only after its row was written.
  */
 export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number; maxDelayMs?: number; maxConcurrent?: number } = {}) {
-  const event = (id: string, status: number, detail: string) =>
-    db.execute("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES (?, CURRENT_TIMESTAMP(3), ?, ?)", [
-      id,
-      status,
-      detail.slice(0, 1000),
-    ]);
+  const EVENT = "INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES (?, CURRENT_TIMESTAMP(3), ?, ?)";
+  const event = (id: string, status: number, detail: string) => db.execute(EVENT, [id, status, detail.slice(0, 1000)]);
 
   const claimOne = async (id: string): Promise<ClaimResult> => {
     const [rows] = (await db.execute(`${CLAIM_READ} WHERE id = ?`, [id])) as unknown as [ClaimRow[]];
@@ -150,11 +146,7 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
         )) as unknown as [{ affectedRows: number }];
         if (r.affectedRows !== 1) return false;
         // In the same transaction as the state change, so a reader never sees the one without the other.
-        await c.commitWith("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES (?, CURRENT_TIMESTAMP(3), ?, ?)", [
-          id,
-          status,
-          error.slice(0, 1000),
-        ]);
+        await c.commitWith(EVENT, [id, status, error.slice(0, 1000)]);
         return true;
       });
     },

@@ -86,26 +86,25 @@ type Results = [unknown[], unknown[]];
  * no round trips of its own: START TRANSACTION goes out with the first statement, and COMMIT with the
  * statement fn passes to `commitWith` (or on its own when fn does not). A statement that fails stops
  * the rest of its packet, so a failed `commitWith` never commits, and the transaction is rolled back.
+ * Statements after `commitWith` run on their own (autocommit).
  */
 export async function withTx<T>(db: Db, fn: (c: TxConn) => Promise<T>): Promise<T> {
   const c = await db.getConnection();
   let state = "idle" as "idle" | "open" | "committed";
-  // A packet of several statements answers with one result per statement; `pick` is the caller's.
-  const send = async (sql: string, values: unknown, before: string, after: string, pick: number): Promise<[unknown, unknown]> => {
-    if (!before && !after) return c.query(sql, values as never) as unknown as Promise<[unknown, unknown]>;
-    const [res, fields] = (await c.query(`${before}${sql}${after}`, values as never)) as unknown as Results;
-    return [res[pick], fields?.[pick]];
-  };
-  const begin = () => {
-    const first = state === "idle";
-    state = "open";
-    return first ? "START TRANSACTION; " : "";
+  // Sends sql, opening the transaction first if it is not yet, and answers with sql's own result (a
+  // packet of several statements answers with one result per statement).
+  const send = async (sql: string, values: unknown, suffix = ""): Promise<[unknown, unknown]> => {
+    const opening = state === "idle";
+    if (opening) state = "open";
+    if (!opening && !suffix) return c.query(sql, values as never) as unknown as Promise<[unknown, unknown]>;
+    const [res, fields] = (await c.query(`${opening ? "START TRANSACTION; " : ""}${sql}${suffix}`, values as never)) as unknown as Results;
+    const own = opening ? 1 : 0;
+    return [res[own], fields?.[own]];
   };
   const tx: TxConn = {
     query: ((sql: unknown, values?: unknown) => {
       if (typeof sql !== "string") throw new TypeError("withTx: query takes an SQL string");
-      const before = begin();
-      return send(sql, values, before, "", before ? 1 : 0);
+      return send(sql, values);
     }) as Conn["query"],
     execute: (async (sql: unknown, values?: unknown) => {
       // A prepared statement travels alone.
@@ -116,8 +115,8 @@ export async function withTx<T>(db: Db, fn: (c: TxConn) => Promise<T>): Promise<
       return c.execute(sql as string, values as never);
     }) as Conn["execute"],
     async commitWith(sql, values) {
-      const before = begin();
-      const out = await send(sql, values, before, "; COMMIT", before ? 1 : 0);
+      if (state === "committed") throw new Error("withTx: commitWith after the commit");
+      const out = await send(sql, values, "; COMMIT");
       state = "committed";
       return out;
     },
