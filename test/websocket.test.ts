@@ -127,6 +127,31 @@ describe("live delivery", () => {
     await eventually(async () => (await deliveryOf(n1))?.status === DeliveryStatus.DELIVERED && (await deliveryOf(n2))?.status === DeliveryStatus.DELIVERED);
   });
 
+  it("asks the user service nothing when the notification needs nothing from it", async () => {
+    const tab = await connectAs("u7");
+    await tab.next((f) => f.type === "hello");
+    const before = stack.usersDemo.control.stats().calls.GetUsers ?? 0;
+    // A locale named by the sender and a text that does not address the user: the in-app channel
+    // needs only the user id, so the delivery goes through while the user service is down.
+    stack.usersDemo.control.setFaults({ latencyMs: 0, errorRate: 0, down: true });
+    try {
+      const r = await api.send({
+        idempotencyKey: `ws-nouser-${Date.now()}`,
+        template: "plain",
+        locale: "en",
+        recipients: [{ target: { case: "userId", value: "u7" } }],
+        channels: ["websocket"],
+        data: { subject: "No lookup", body: "Doors open at 19:30" },
+      });
+      const f = await tab.next((x) => isNote(x) && x.notification.notificationId === r.notificationId);
+      expect(f.notification.title).toBe("No lookup");
+      expect([DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.READ]).toContain((await deliveryOf(r.notificationId))?.status);
+    } finally {
+      stack.usersDemo.control.setFaults({ latencyMs: 0, errorRate: 0, down: false });
+    }
+    expect(stack.usersDemo.control.stats().calls.GetUsers ?? 0).toBe(before);
+  });
+
   it("reaches a user connected to a second gateway process (gateway role only, own listener)", async () => {
     const port = await freePort();
     const gw2 = await stack.startNode("gateway", { NOTIFY_WS_ADDR: `127.0.0.1:${port}` });

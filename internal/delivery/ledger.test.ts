@@ -57,6 +57,41 @@ describe("ledger batches", () => {
       { delivery_id: "pending", status: DeliveryState.Sent, detail: "attempt 1" },
     ]);
   });
+
+  it("decides a claim made on its own the same way, and lets one of two racing ledgers win", async () => {
+    await row("one-pending", DeliveryState.Pending);
+    await row("one-expired", DeliveryState.Sending, { lease: "NOW(3) - INTERVAL 1 SECOND", attempts: 3 });
+    await row("one-leased", DeliveryState.Sending, { lease: "NOW(3) + INTERVAL 60 SECOND", attempts: 1 });
+    await row("one-sent", DeliveryState.Sent, { attempts: 1 });
+    await row("one-held", DeliveryState.Pending, { hold: "NOW(3) + INTERVAL 60 SECOND" });
+    await row("one-due", DeliveryState.Pending, { hold: "NOW(3) - INTERVAL 1 SECOND" });
+    const ledger = createLedger(db, 60_000);
+    // One at a time, so each claim is a batch of one.
+    const out = [];
+    for (const id of ["one-pending", "one-expired", "one-leased", "one-sent", "one-held", "one-due", "one-missing", "one-pending"]) out.push(await ledger.claim(id));
+    expect(out).toEqual([
+      { kind: "claimed", uncertain: false, attempts: 1 },
+      { kind: "claimed", uncertain: true, attempts: 4 },
+      { kind: "busy", retryInMs: expect.any(Number) },
+      { kind: "done", status: DeliveryState.Sent },
+      { kind: "held", retryInMs: expect.any(Number) },
+      { kind: "claimed", uncertain: false, attempts: 1 },
+      { kind: "missing" },
+      { kind: "busy", retryInMs: expect.any(Number) },
+    ]);
+    expect((out[4] as { retryInMs: number }).retryInMs).toBeGreaterThan(50_000);
+    const [[expired]] = (await db.query("SELECT status, attempts, resent_after_uncertain AS r FROM deliveries WHERE id = 'one-expired'")) as unknown as [
+      { status: number; attempts: number; r: number }[],
+    ];
+    expect(expired).toEqual({ status: DeliveryState.Sending, attempts: 4, r: 1 });
+
+    // Two workers (two ledgers, so two batchers) claiming the same row at once: exactly one wins.
+    for (let i = 0; i < 10; i++) {
+      await row(`race-${i}`, DeliveryState.Pending);
+      const both = await Promise.all([createLedger(db, 60_000).claim(`race-${i}`), createLedger(db, 60_000).claim(`race-${i}`)]);
+      expect(both.map((r) => r.kind).sort()).toEqual(["busy", "claimed"]);
+    }
+  });
 });
 
 describe("ledger finish", () => {

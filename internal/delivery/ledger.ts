@@ -32,6 +32,10 @@ const claimWrite = (leaseMs: number) => `UPDATE deliveries SET
     lease_until = CURRENT_TIMESTAMP(3) + INTERVAL ${Math.trunc(leaseMs) * 1000} MICROSECOND,
     updated_at = CURRENT_TIMESTAMP(3)`;
 
+/** decide()'s "claimed" in SQL: open, not held, and pending or with its lease run out. */
+const CLAIMABLE = `(not_before IS NULL OR not_before <= CURRENT_TIMESTAMP(3))
+    AND (status = ${DeliveryState.Pending} OR (status = ${DeliveryState.Sending} AND lease_until < CURRENT_TIMESTAMP(3)))`;
+
 /** What a claim may do with the row as read; "claimed" means it may be taken. */
 function decide(row: ClaimRow | undefined): ClaimResult {
   if (!row) return { kind: "missing" };
@@ -56,20 +60,21 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
   const EVENT = "INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES (?, CURRENT_TIMESTAMP(3), ?, ?)";
   const event = (id: string, status: number, detail: string) => db.execute(EVENT, [id, status, detail.slice(0, 1000)]);
 
-  const claimOne = async (id: string): Promise<ClaimResult> => {
-    const [rows] = (await db.execute(`${CLAIM_READ} WHERE id = ?`, [id])) as unknown as [ClaimRow[]];
-    const decided = decide(rows[0]);
-    if (decided.kind !== "claimed") return decided;
-    // The WHERE repeats the check so two workers racing for the row cannot both win.
-    const row = rows[0];
-    const [r] = (await db.execute(`${claimWrite(leaseMs)} WHERE id = ? AND status = ? AND attempts = ?`, [
-      id,
-      row.status,
-      row.attempts,
-    ])) as unknown as [{ affectedRows: number }];
-    if (r.affectedRows !== 1) return { kind: "busy", retryInMs: 1000 };
-    return decided;
-  };
+  // One round trip: the row read (and locked) as it was, then the move. The move's WHERE says in SQL
+  // what decide() says, and of the two only time can differ, which can only make a row claimable: so
+  // the UPDATE is the verdict, and the row read tells the rest (attempts, a lease taken over, why not).
+  const claimOne = (id: string): Promise<ClaimResult> =>
+    withTx(db, async (c) => {
+      const [[rows, moved]] = (await c.commitWith(`${CLAIM_READ} WHERE id = ? FOR UPDATE; ${claimWrite(leaseMs)} WHERE id = ? AND ${CLAIMABLE}`, [
+        id,
+        id,
+      ])) as unknown as [[ClaimRow[], { affectedRows: number }]];
+      const row = rows[0];
+      if (row && moved.affectedRows === 1) return { kind: "claimed", uncertain: row.status === DeliveryState.Sending, attempts: row.attempts + 1 };
+      const decided = decide(row);
+      // Held for less than the millisecond decide() can see.
+      return decided.kind === "claimed" ? { kind: "busy", retryInMs: 1000 } : decided;
+    });
 
   // Many concurrent claims: the rows are read FOR UPDATE in one transaction, so what was decided for
   // each row still holds when the one UPDATE moves all claimable rows at once.

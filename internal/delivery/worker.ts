@@ -75,7 +75,10 @@ export function createDeliveryWorker(d: WorkerDeps) {
       ]),
     );
   });
-  const loadNotification = async (id: string): Promise<NotificationData | undefined> => {
+  const loadNotification = async (msg: DeliverMessage): Promise<NotificationData | undefined> => {
+    // Carried in the message (a single Send): campaign_id is null, so automatic as below.
+    if (msg.x) return { data: JSON.parse(msg.x.data) as Record<string, unknown>, templateKey: msg.x.template, senderId: msg.x.sender, automatic: true };
+    const id = msg.n;
     const hit = cache.get(id);
     if (hit && hit.until > Date.now()) return hit.v;
     const v = await readNotifications(id);
@@ -93,6 +96,13 @@ export function createDeliveryWorker(d: WorkerDeps) {
     [d.channel.availability, withUser ? d.users.breaker : undefined].filter((a): a is Availability => a !== undefined);
   const gates = { user: allAvailable(parts(true)), bare: allAvailable(parts(false)) };
 
+  // The user directory is asked only for what a delivery needs from it: an address (an in-app
+  // notification goes to the user id itself), `user.*` in the template, or the user's locale when the
+  // template has several and the sender named none. A template that cannot be read answers "needed",
+  // and rendering reports why.
+  const needsUser = async (msg: DeliverMessage, userId: string): Promise<boolean> =>
+    !d.channel.address({ userId }) || (await d.templates.needsUser(msg.v, d.channel.name, msg.l || undefined).catch(() => true));
+
   async function handle(m: JsMsg, signal?: AbortSignal): Promise<Outcome> {
     const started = Date.now();
     let msg: DeliverMessage;
@@ -106,7 +116,8 @@ export function createDeliveryWorker(d: WorkerDeps) {
     const dlog = log.child({ notificationId: msg.n, deliveryId: msg.d, attempt });
     const retryIn = d.backoffMs ? backoffFor(d.backoffMs, attempt) : undefined;
 
-    const gate = msg.u ? gates.user : gates.bare;
+    const userId = msg.u && (await needsUser(msg, msg.u)) ? msg.u : undefined;
+    const gate = userId ? gates.user : gates.bare;
     if (!gate.available) {
       try {
         await gate.whenAvailable(signal);
@@ -115,6 +126,12 @@ export function createDeliveryWorker(d: WorkerDeps) {
       }
     }
 
+    // The notification and the user are looked up while the row is claimed, not after: each is a
+    // round trip of its own, and under load the waits add up. A lookup for a claim that is refused
+    // costs little (both are cached) and its outcome is dropped.
+    const settled = <T>(p: Promise<T>) => p.then((v) => ({ ok: true as const, v }), (err: unknown) => ({ ok: false as const, err }));
+    const notification = settled(loadNotification(msg));
+    const recipientUser = userId ? settled(d.users.getUser(userId)) : undefined;
     const claim = await d.ledger.claim(msg.d);
     if (claim.kind === "missing") return { kind: "term", reason: `unknown delivery ${msg.d}` };
     if (claim.kind === "done") {
@@ -144,16 +161,18 @@ export function createDeliveryWorker(d: WorkerDeps) {
     };
 
     try {
-      const n = await loadNotification(msg.n);
+      const loaded = await notification;
+      if (!loaded.ok) throw loaded.err;
+      const n = loaded.v;
       if (!n) return fail(new DeliveryError(`notification ${msg.n} not found`, false, "notification_missing"));
       let user: User | undefined;
-      if (msg.u) {
-        try {
-          user = await d.users.getUser(msg.u);
-        } catch (err) {
-          const c = classifyUsers(err);
+      if (recipientUser) {
+        const found = await recipientUser;
+        if (!found.ok) {
+          const c = classifyUsers(found.err);
           return fail(new DeliveryError(c.message, c.transient, /circuit open/.test(c.message) ? "circuit_open" : c.reason));
         }
+        user = found.v;
         if (!user) return fail(new DeliveryError(`unknown user ${msg.u}`, false, "unknown_user"));
       }
       const recipient = { userId: msg.u, address: msg.a, user };

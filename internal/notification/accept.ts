@@ -8,6 +8,7 @@ import type { PinnedTemplate, TemplateCatalog } from "../template/index.js";
 import type { Topology } from "../bus/topology.js";
 import { invalid, type NormalRequest } from "./validate.js";
 import { NotificationState } from "./model.js";
+import type { NotificationRow } from "./queries.js";
 import type { Handoff } from "../planner/handoff.js";
 
 export interface Accepted {
@@ -145,6 +146,50 @@ interface Item {
   prefix: string;
 }
 
+/** The columns a Send writes; the row as written is what the planner in this process plans from. */
+const COLUMNS = [
+  "id",
+  "source",
+  "idempotency_key",
+  "payload_hash",
+  "template_key",
+  "template_version",
+  "template_version_id",
+  "category",
+  "channels",
+  "locale",
+  "sender_id",
+  "data",
+  "recipients",
+  "recipient_count",
+  "status",
+  "send_after",
+  "created_at",
+] as const satisfies readonly (keyof NotificationRow)[];
+
+function rowOf(source: string, p: Prepared, now: Date): NotificationRow {
+  return {
+    id: p.id,
+    source,
+    idempotency_key: p.req.idempotencyKey,
+    payload_hash: p.hash,
+    template_key: p.pinned.key,
+    template_version: p.pinned.version,
+    template_version_id: p.pinned.versionId,
+    category: p.category,
+    channels: p.channels.join(","),
+    locale: p.req.locale,
+    sender_id: p.req.senderId,
+    campaign_id: null,
+    data: p.req.dataJson,
+    recipients: JSON.stringify(p.req.recipients),
+    recipient_count: p.req.recipients.length,
+    status: NotificationState.Accepted,
+    send_after: p.req.sendAfter ?? null,
+    created_at: now,
+  };
+}
+
 /**
  * Writes the notifications and their outbox rows; an item whose key is taken by another notification
  * gets its error in place of a result (its row was not written). A batch that names the same key twice
@@ -158,38 +203,18 @@ async function write(
   topic: string,
   commit: boolean,
   availableAt: Date,
-): Promise<{ out: (Accepted | ConnectError)[]; fresh: string[] }> {
+): Promise<{ out: (Accepted | ConnectError)[]; fresh: NotificationRow[] }> {
   const now = new Date();
-  const rows = items.map(({ source, p }) => [
-    p.id,
-    source,
-    p.req.idempotencyKey,
-    p.hash,
-    p.pinned.key,
-    p.pinned.version,
-    p.pinned.versionId,
-    p.category,
-    p.channels.join(","),
-    p.req.locale,
-    p.req.senderId,
-    p.req.dataJson,
-    JSON.stringify(p.req.recipients),
-    p.req.recipients.length,
-    NotificationState.Accepted,
-    p.req.sendAfter ?? null,
-    now,
-  ]);
+  const rows = items.map(({ source, p }) => rowOf(source, p, now));
   // INSERT IGNORE, and an outbox row for each notification that exists under an id of this call: ids
   // are new, so those are exactly the rows this INSERT created (a retry's row keeps its first id). The
   // payload is the planner's RequestMessage, {"notificationId": id}. Only when some row was ignored is
   // anything read back, by key: the common case (all new) is one statement packet.
-  const sql = `INSERT IGNORE INTO notifications (id, source, idempotency_key, payload_hash, template_key, template_version,
-       template_version_id, category, channels, locale, sender_id, data, recipients, recipient_count, status,
-       send_after, created_at) VALUES ?;
+  const sql = `INSERT IGNORE INTO notifications (${COLUMNS.join(", ")}) VALUES ?;
      INSERT INTO outbox (topic, msg_id, payload, available_at)
        SELECT ?, id, JSON_OBJECT('notificationId', id), ? FROM notifications WHERE id IN (?)`;
-  const values = [rows, topic, availableAt, items.map(({ p }) => p.id)];
-  const [ins] = (await (commit ? c.commitWith(sql, values) : c.query(sql, values))) as unknown as [{ affectedRows: number }];
+  const values = [rows.map((r) => COLUMNS.map((c) => r[c])), topic, availableAt, items.map(({ p }) => p.id)];
+  const [[ins]] = (await (commit ? c.commitWith(sql, values) : c.query(sql, values))) as unknown as [[{ affectedRows: number }, unknown]];
   type Found = { id: string; source: string; idempotency_key: string; payload_hash: string; created_at: Date };
   let found: Found[];
   if (ins.affectedRows === rows.length) {
@@ -207,12 +232,12 @@ async function write(
     }
   }
   const byKey = new Map(found.map((r) => [`${r.source}\u0000${r.idempotency_key}`, r]));
-  const fresh: string[] = [];
-  const out = items.map(({ source, p, prefix }): Accepted | ConnectError => {
+  const fresh: NotificationRow[] = [];
+  const out = items.map(({ source, p, prefix }, i): Accepted | ConnectError => {
     const row = byKey.get(`${source}\u0000${p.req.idempotencyKey}`);
     if (!row) throw new ConnectError("notification vanished during accept", Code.Internal);
     if (row.id === p.id) {
-      fresh.push(p.id);
+      fresh.push(rows[i]);
       return { notificationId: p.id, duplicate: false, acceptedAt: now };
     }
     if (row.payload_hash === p.hash) return { notificationId: row.id, duplicate: true, acceptedAt: row.created_at };

@@ -52,4 +52,10 @@ export interface DeliverMessage {
   l: string;
   /** category */
   c: string;
+  /**
+   * The notification's own fields, carried when it is small and not a campaign's (one notification,
+   * few deliveries), so the worker need not read its row; absent, the worker reads the row once per
+   * notification.
+   */
+  x?: { data: string; template: string; sender: string };
 }

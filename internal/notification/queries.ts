@@ -4,6 +4,7 @@ export interface NotificationRow {
   id: string;
   source: string;
   idempotency_key: string;
+  payload_hash: string;
   template_key: string;
   template_version: number;
   template_version_id: number;

@@ -1,4 +1,5 @@
 import type { Logger } from "../log/logger.js";
+import type { NotificationRow } from "../notification/queries.js";
 
 /**
  * Hands notifications accepted by this process's API straight to the planner in the same process,
@@ -14,14 +15,14 @@ export interface Handoff {
   readonly graceMs: number;
   /** False while `maxInFlight` handoffs are under way: new notifications then take the broker path. */
   accepting(): boolean;
-  /** Called after the commit with the ids of the notifications it created. */
-  take(ids: readonly string[]): void;
+  /** Called after the commit with the rows of the notifications it created (planned from them, unread). */
+  take(rows: readonly NotificationRow[]): void;
   /** Resolves when the handoffs under way have finished (shutdown). */
   drain(): Promise<void>;
 }
 
 export function createHandoff(d: {
-  planHere(id: string): Promise<void>;
+  planHere(n: NotificationRow): Promise<void>;
   log: Logger;
   graceMs: number;
   maxInFlight: number;
@@ -31,14 +32,14 @@ export function createHandoff(d: {
   return {
     graceMs: d.graceMs,
     accepting: () => inFlight.size < d.maxInFlight,
-    take(ids) {
-      for (const id of ids) {
+    take(rows) {
+      for (const n of rows) {
         const p = d
-          .planHere(id)
+          .planHere(n)
           .then(() => d.observe?.("planned"))
           .catch((err: Error) => {
             d.observe?.("failed");
-            d.log.warn({ notificationId: id, err: err.message, retryInMs: d.graceMs }, "planning in this process failed; the relay publishes the request");
+            d.log.warn({ notificationId: n.id, err: err.message, retryInMs: d.graceMs }, "planning in this process failed; the relay publishes the request");
           })
           .finally(() => inFlight.delete(p));
         inFlight.add(p);

@@ -20,6 +20,7 @@ const notification = (id: string): NotificationRow => ({
   id,
   source: "test",
   idempotency_key: id,
+  payload_hash: "",
   template_key: "t",
   template_version: 1,
   template_version_id: 1,
@@ -77,5 +78,52 @@ describe("planner record", () => {
     // Deliverable rows may be published by both copies (the broker drops the second by msgID); skipped ones never.
     expect(published.some((id) => id.endsWith("-a"))).toBe(false);
     expect(new Set(published).size).toBe(40);
+  });
+});
+
+describe("planner record, rows that exist already", () => {
+  const make = () => {
+    const published: { msgId: string; data: Uint8Array }[] = [];
+    const planner = createPlanner({
+      db,
+      js: {} as JetStreamClient,
+      topology: createTopology(uniqueName("planner")),
+      policy: { decide: async () => new Map() },
+      log: createLogger({ level: "silent" }),
+    });
+    const publish = async (msgs: { msgId: string; data: Uint8Array }[]) => published.push(...msgs);
+    return { planner, published, publish };
+  };
+
+  it("creates only the missing rows and republishes only those still pending", async () => {
+    const { planner, published, publish } = make();
+    const n = notification("again");
+    await planner.record(n, deliveries(n.id).slice(1, 2), publish);
+    await db.query("UPDATE deliveries SET status = ? WHERE id = ?", [DeliveryState.Sent, `${n.id}-b`]);
+    published.length = 0;
+    // A redelivered request: -b exists (sent), -c is new; -a is skipped by policy.
+    const r = await planner.record(n, deliveries(n.id), publish);
+    expect(r).toEqual({ created: 2, published: 1 });
+    expect(published.map((m) => m.msgId)).toEqual([`${n.id}-c`]);
+    const [rows] = (await db.query("SELECT id, status FROM deliveries WHERE notification_id = ? ORDER BY id", [n.id])) as unknown as [
+      { id: string; status: number }[],
+    ];
+    expect(rows).toEqual([
+      { id: `${n.id}-a`, status: DeliveryState.Skipped },
+      { id: `${n.id}-b`, status: DeliveryState.Sent },
+      { id: `${n.id}-c`, status: DeliveryState.Pending },
+    ]);
+  });
+
+  it("carries a single Send's data in its delivery messages, and leaves a campaign's in the row", async () => {
+    const { planner, published, publish } = make();
+    const single = { ...notification("inline"), data: '{"film":"Nosferatu"}', sender_id: "s1", template_key: "premiere" };
+    await planner.record(single, deliveries(single.id), publish);
+    const body = JSON.parse(new TextDecoder().decode(published[0].data));
+    expect(body.x).toEqual({ data: '{"film":"Nosferatu"}', template: "premiere", sender: "s1" });
+    published.length = 0;
+    await planner.record({ ...notification("campaign"), campaign_id: 7 }, deliveries("campaign"), publish);
+    await planner.record({ ...notification("big"), data: JSON.stringify({ text: "x".repeat(5000) }) }, deliveries("big"), publish);
+    expect(published.map((m) => JSON.parse(new TextDecoder().decode(m.data)).x)).toEqual([undefined, undefined, undefined, undefined]);
   });
 });

@@ -11,6 +11,9 @@ import { DeliveryState, NotificationState, type DeliverMessage, type RequestMess
 import type { NormalRecipient } from "../notification/validate.js";
 import { addressDecisionKey, decisionKey, type Decision, type PlanPolicy } from "./policy.js";
 
+/** Larger data stays in the notification's row; the worker reads it from there. */
+const INLINE_DATA_MAX = 4096;
+
 export interface PlannerDeps {
   db: Db;
   js: JetStreamClient;
@@ -73,8 +76,8 @@ export function createPlanner(d: PlannerDeps) {
     return out;
   }
 
-  // Notifications planned at the same time share their statements: one read, one existence check,
-  // one insert of ledger rows and one of their history, one status update, however many there are.
+  // Notifications planned at the same time share their statements: one insert of ledger rows with
+  // their history (one transaction), one status update, however many there are.
   const readNotifications = createKeyedBatcher<string, NotificationRow>(
     async (ids) => {
       const [rows] = (await d.db.query("SELECT * FROM notifications WHERE id IN (?)", [ids])) as unknown as [NotificationRow[]];
@@ -82,16 +85,26 @@ export function createPlanner(d: PlannerDeps) {
     },
     { maxItems: 200 },
   );
-  const markPlanned = createBatcher<string, void>({
+  // Once a notification's deliveries are published: its status moves to planned and, when this process
+  // accepted it (handoff.ts), its request's outbox row goes. Both in one packet for the whole batch.
+  const settle = createBatcher<{ id: string; accepted: boolean; drop: boolean }, void>({
     maxItems: 500,
     maxConcurrent: 2,
-    run: async (ids) => {
-      await d.db.query("UPDATE notifications SET status = ?, planned_at = CURRENT_TIMESTAMP(3) WHERE id IN (?) AND status = ?", [
-        NotificationState.Planned,
-        [...new Set(ids)],
-        NotificationState.Accepted,
-      ]);
-      return ids.map(() => undefined);
+    run: async (items) => {
+      const planned = [...new Set(items.filter((i) => i.accepted).map((i) => i.id))];
+      const dropped = [...new Set(items.filter((i) => i.drop).map((i) => i.id))];
+      const sql: string[] = [];
+      const values: unknown[] = [];
+      if (planned.length > 0) {
+        sql.push("UPDATE notifications SET status = ?, planned_at = CURRENT_TIMESTAMP(3) WHERE id IN (?) AND status = ?");
+        values.push(NotificationState.Planned, planned, NotificationState.Accepted);
+      }
+      if (dropped.length > 0) {
+        sql.push("DELETE FROM outbox WHERE msg_id IN (?) AND topic = ?");
+        values.push(dropped, d.topology.subjects.requests);
+      }
+      if (sql.length > 0) await d.db.query(sql.join(";\n"), values);
+      return items.map(() => undefined);
     },
   });
   type Written = { fresh: PlannedDelivery[]; existing: Map<string, number> };
@@ -99,23 +112,25 @@ export function createPlanner(d: PlannerDeps) {
     maxItems: 200,
     maxConcurrent: 2,
     run: async (items) => {
-      const ids = [...new Set(items.flatMap((i) => i.planned.map((p) => p.id)))];
-      const [existingRows] = (await d.db.query("SELECT id, status FROM deliveries WHERE id IN (?)", [ids])) as unknown as [
-        { id: string; status: number }[],
-      ];
-      const existing = new Map(existingRows.map((r) => [r.id, r.status]));
-      // Two copies of one request planned together: the first creates the rows.
-      const claimed = new Set<string>();
-      const out = items.map(({ n, planned }) => ({
-        n,
-        fresh: planned.filter((p) => !existing.has(p.id) && !claimed.has(p.id) && claimed.add(p.id)),
-      }));
-      const rows = out.flatMap(({ n, fresh }) => fresh.map((p) => ({ n, p })));
-      if (rows.length > 0) {
-        const won = await insertPlanned(d.db, rows);
-        for (const o of out) o.fresh = o.fresh.filter((p) => won.has(p.id));
+      // Insert first, read back only what this call did not create: for a new notification (the
+      // common case) there is nothing to read. Two copies of one request planned together: the first
+      // item naming a row inserts it.
+      const rows = new Map<string, { n: NotificationRow; p: PlannedDelivery }>();
+      for (const { n, planned } of items) for (const p of planned) if (!rows.has(p.id)) rows.set(p.id, { n, p });
+      const won = await insertPlanned(d.db, [...rows.values()]);
+      const others = [...rows.keys()].filter((id) => !won.has(id));
+      const existing = new Map<string, number>();
+      if (others.length > 0) {
+        const [found] = (await d.db.query("SELECT id, status FROM deliveries WHERE id IN (?)", [others])) as unknown as [
+          { id: string; status: number }[],
+        ];
+        for (const r of found) existing.set(r.id, r.status);
       }
-      return out.map(({ fresh }) => ({ fresh, existing }));
+      const claimed = new Set<string>();
+      return items.map(({ planned }) => ({
+        fresh: planned.filter((p) => won.has(p.id) && !claimed.has(p.id) && claimed.add(p.id)),
+        existing,
+      }));
     },
   });
 
@@ -133,6 +148,7 @@ export function createPlanner(d: PlannerDeps) {
     const toSend = planned.filter(
       (p) => p.decision.kind !== "skip" && (existing.get(p.id) ?? DeliveryState.Pending) === DeliveryState.Pending,
     );
+    const inline = n.campaign_id == null && n.data.length <= INLINE_DATA_MAX;
     const msg = (p: PlannedDelivery): OutMessage => ({
       subject: d.topology.subjects.deliver(p.channel),
       msgId: p.id,
@@ -145,6 +161,7 @@ export function createPlanner(d: PlannerDeps) {
         v: n.template_version_id,
         l: n.locale,
         c: n.category,
+        x: inline ? { data: n.data, template: n.template_key, sender: n.sender_id } : undefined,
       } satisfies DeliverMessage),
     });
     const now2 = toSend.filter((p) => p.decision.kind === "deliver");
@@ -163,16 +180,13 @@ export function createPlanner(d: PlannerDeps) {
     return { created: fresh.length, published: now2.length };
   }
 
-  /** Plans one accepted notification; false when there is no such notification. */
-  async function planById(notificationId: string): Promise<boolean> {
-    const n = await readNotifications(notificationId);
-    if (!n) return false;
+  /** Plans a notification and publishes its deliveries; `drop`: its request's outbox row goes too. */
+  async function planRow(n: NotificationRow, drop: boolean): Promise<void> {
     const recipients = JSON.parse(n.recipients) as NormalRecipient[];
     const planned = await plan(n, recipients);
     const r = await record(n, planned);
-    if (n.status === NotificationState.Accepted) await markPlanned(n.id);
+    if (n.status === NotificationState.Accepted || drop) await settle({ id: n.id, accepted: n.status === NotificationState.Accepted, drop });
     d.log.debug({ notificationId: n.id, ...r }, "notification planned");
-    return true;
   }
 
   async function handle(m: JsMsg): Promise<Outcome> {
@@ -182,24 +196,17 @@ export function createPlanner(d: PlannerDeps) {
     } catch {
       return { kind: "poison", reason: "undecodable request message" };
     }
-    if (!(await planById(body.notificationId))) return { kind: "term", reason: `unknown notification ${body.notificationId}` };
+    const n = await readNotifications(body.notificationId);
+    if (!n) return { kind: "term", reason: `unknown notification ${body.notificationId}` };
+    await planRow(n, false);
     return { kind: "ack" };
   }
 
-  // A request planned in this process (see handoff.ts) no longer needs its outbox row.
-  const dropRequests = createBatcher<string, void>({
-    maxItems: 500,
-    maxConcurrent: 2,
-    run: async (ids) => {
-      await d.db.query("DELETE FROM outbox WHERE msg_id IN (?) AND topic = ?", [[...new Set(ids)], d.topology.subjects.requests]);
-      return ids.map(() => undefined);
-    },
-  });
-
-  /** Plans a notification accepted by this process, then deletes its request's outbox row. */
-  async function planHere(notificationId: string): Promise<void> {
-    if (await planById(notificationId)) await dropRequests(notificationId);
-  }
+  /**
+   * Plans a notification this process has just accepted (see handoff.ts), from the row it wrote, then
+   * deletes its request's outbox row.
+   */
+  const planHere = (n: NotificationRow): Promise<void> => planRow(n, true);
 
   return { handle, plan, record, planHere };
 }

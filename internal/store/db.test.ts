@@ -27,13 +27,25 @@ describe("withTx", () => {
     const out = await withTx(db, async (c) => {
       const [rows] = (await c.query("SELECT COUNT(*) AS n FROM tx_probe WHERE name <> ?", ["x"])) as unknown as [{ n: number }[]];
       const [ins] = (await c.query("INSERT INTO tx_probe (name) VALUES (?), (?)", ["a", "b"])) as unknown as [{ affectedRows: number }];
-      const [last] = (await c.commitWith("INSERT INTO tx_probe (name) VALUES (?); INSERT INTO tx_probe (name) VALUES (?)", ["c", "d"])) as unknown as [
-        { affectedRows: number },
+      const [last] = (await c.commitWith("INSERT INTO tx_probe (name) VALUES (?), (?); DELETE FROM tx_probe WHERE name = ?", ["c", "d", "a"])) as unknown as [
+        { affectedRows: number }[],
       ];
-      return { before: Number(rows[0].n), inserted: ins.affectedRows, last: last.affectedRows };
+      return { before: Number(rows[0].n), inserted: ins.affectedRows, last: last.map((r) => r.affectedRows) };
     });
-    expect(out).toEqual({ before: 0, inserted: 2, last: 1 });
-    expect(await names()).toEqual(["a", "b", "c", "d"]);
+    expect(out).toEqual({ before: 0, inserted: 2, last: [2, 1] });
+    expect(await names()).toEqual(["b", "c", "d"]);
+    expect(await inTransaction()).toBe(0);
+  });
+
+  it("answers a first packet of several statements with one result each, as a single round trip with its commit", async () => {
+    await db.query("DELETE FROM tx_probe");
+    await db.query("INSERT INTO tx_probe (name) VALUES ('p')");
+    const [[rows, upd]] = await withTx(db, (c) =>
+      c.commitWith("SELECT name FROM tx_probe WHERE name = ? FOR UPDATE; UPDATE tx_probe SET name = ? WHERE name = ?", ["p", "q", "p"]),
+    ) as unknown as [[{ name: string }[], { affectedRows: number }]];
+    expect(rows).toEqual([{ name: "p" }]);
+    expect(upd.affectedRows).toBe(1);
+    expect(await names()).toEqual(["q"]);
     expect(await inTransaction()).toBe(0);
   });
 

@@ -5,7 +5,10 @@ export type Db = Pool;
 export type Conn = Pick<PoolConnection, "query" | "execute">;
 /** A transaction's connection that can also send its last statement together with the COMMIT. */
 export interface TxConn extends Conn {
-  /** Runs `sql` and commits in one round trip; withTx does not commit again. Returns `sql`'s result. */
+  /**
+   * Runs `sql` and commits in one round trip; withTx does not commit again. Returns `sql`'s result
+   * (for several statements, one result per statement).
+   */
   commitWith(sql: string, values?: unknown): Promise<[unknown, unknown]>;
 }
 
@@ -91,15 +94,18 @@ type Results = [unknown[], unknown[]];
 export async function withTx<T>(db: Db, fn: (c: TxConn) => Promise<T>): Promise<T> {
   const c = await db.getConnection();
   let state = "idle" as "idle" | "open" | "committed";
-  // Sends sql, opening the transaction first if it is not yet, and answers with sql's own result (a
-  // packet of several statements answers with one result per statement).
+  // Sends sql, opening the transaction first if it is not yet, and answers with sql's own result, as
+  // mysql2 would without the START/COMMIT around it: one result for one statement, an array of one
+  // result per statement for several.
   const send = async (sql: string, values: unknown, suffix = ""): Promise<[unknown, unknown]> => {
     const opening = state === "idle";
     if (opening) state = "open";
     if (!opening && !suffix) return c.query(sql, values as never) as unknown as Promise<[unknown, unknown]>;
     const [res, fields] = (await c.query(`${opening ? "START TRANSACTION; " : ""}${sql}${suffix}`, values as never)) as unknown as Results;
-    const own = opening ? 1 : 0;
-    return [res[own], fields?.[own]];
+    const from = opening ? 1 : 0;
+    const to = res.length - (suffix ? 1 : 0);
+    if (to - from === 1) return [res[from], fields?.[from]];
+    return [res.slice(from, to), fields?.slice(from, to)];
   };
   const tx: TxConn = {
     query: ((sql: unknown, values?: unknown) => {

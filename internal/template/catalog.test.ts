@@ -173,3 +173,30 @@ describe("versions", () => {
     expect((await catalog.resolveForSend("birthday")).key).toBe("birthday");
   });
 });
+
+describe("needsUser", () => {
+  it("is true only when the channel's parts read user.* or the user's locale would choose among several", async () => {
+    const plain1 = await catalog.resolveForSend("plain", 1);
+    expect(plain1.locales.length).toBeGreaterThan(1);
+    // Several locales and none named: the user's locale chooses.
+    expect(await catalog.needsUser(plain1.versionId, "websocket", undefined)).toBe(true);
+    // A named locale, and nothing about the user in the text.
+    expect(await catalog.needsUser(plain1.versionId, "websocket", "ru")).toBe(false);
+    expect(await catalog.needsUser(plain1.versionId, "email", "en")).toBe(false);
+    const welcome = await catalog.resolveForSend("welcome");
+    expect(await catalog.needsUser(welcome.versionId, "email", "en")).toBe(true);
+
+    const probe = await updateTemplate(
+      db,
+      plainUpdate("{{subject}}", {
+        withoutLayout: true,
+        publish: true,
+        contents: [{ locale: "en", parts: { subject: "{{subject}}", html: "<p>{{body}}</p>", text: "{{body}}", title: "{{#user}}Hi {{name}}{{/user}}", body: "{{body}}" } }],
+      }),
+      "test",
+    );
+    const v = probe.version.id;
+    expect(await catalog.needsUser(v, "websocket", undefined)).toBe(true);
+    expect(await catalog.needsUser(v, "email", undefined)).toBe(false);
+  });
+});

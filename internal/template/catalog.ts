@@ -4,6 +4,7 @@ import type { Db } from "../store/db.js";
 import { BUILTIN_VARIABLES } from "./builtins.js";
 import { compileLocale, renderChannel, type CompiledLocale, type LayoutSource } from "./compose.js";
 import { pickLocale } from "./locale.js";
+import { channelParts } from "./parts.js";
 import { Lru } from "./lru.js";
 import { buildTree, checkData, type VarNode } from "./schema.js";
 import * as store from "./store.js";
@@ -107,6 +108,13 @@ export function createTemplateCatalog(deps: TemplateCatalogDeps): TemplateCatalo
     });
   }
 
+  async function compiledFor(versionId: number, locale: string | undefined): Promise<CompiledLocale> {
+    const m = await meta(versionId);
+    if (!m) throw new ConnectError(`template version ${versionId} not found`, Code.NotFound);
+    const chosen = pickLocale(locale, m.pinned.locales, m.pinned.defaultLocale);
+    return cached(compiled, `${versionId}:${chosen}`, () => compile(versionId, chosen, m));
+  }
+
   return {
     async resolveForSend(key, version, field = "template") {
       if (!key) throw new ConnectError(`${field}: required`, Code.InvalidArgument);
@@ -138,11 +146,16 @@ export function createTemplateCatalog(deps: TemplateCatalogDeps): TemplateCatalo
     },
 
     async render(versionId, locale, channel, data): Promise<RenderedMessage> {
+      return renderChannel(await compiledFor(versionId, locale), channel, data);
+    },
+
+    async needsUser(versionId, channel, locale) {
       const m = await meta(versionId);
       if (!m) throw new ConnectError(`template version ${versionId} not found`, Code.NotFound);
-      const chosen = pickLocale(locale, m.pinned.locales, m.pinned.defaultLocale);
-      const c = await cached(compiled, `${versionId}:${chosen}`, () => compile(versionId, chosen, m));
-      return renderChannel(c, channel, data);
+      if (m.pinned.locales.length > 1 && !locale) return true;
+      // The locale render() will use: each locale's text may or may not address the user.
+      const c = await compiledFor(versionId, locale);
+      return (channelParts(channel) ?? []).some((p) => c.userParts.has(p.name));
     },
   };
 }

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BUILTIN_VARIABLES, LAYOUT_VARIABLES } from "./builtins.js";
-import { formatProblem, parseSource, type Tokens } from "./compile.js";
+import { checkTokens, formatProblem, parseSource, type Tokens } from "./compile.js";
 import { pickLocale } from "./locale.js";
 import { channelParts, LAYOUT_PARTS } from "./parts.js";
 import { RenderLimitError, renderTokens } from "./render.js";
@@ -19,6 +19,8 @@ export interface CompiledLocale {
   parts: Map<string, Tokens>;
   layout?: Map<string, Tokens>;
   tree: VarNode;
+  /** Names of the parts that read the user's data (`user.*`), themselves or through their layout. */
+  userParts: ReadonlySet<string>;
 }
 
 export interface LayoutSource {
@@ -64,15 +66,14 @@ export function compileLocale(opts: {
       if (tokens) layout.set(p.name, tokens);
     }
   }
-  return {
-    key: opts.key,
-    version: opts.version,
-    locale: opts.locale,
-    channels: opts.channels,
-    parts,
-    layout,
-    tree: buildTree([...BUILTIN_VARIABLES, ...LAYOUT_VARIABLES, ...opts.variables]),
-  };
+  const tree = buildTree([...BUILTIN_VARIABLES, ...LAYOUT_VARIABLES, ...opts.variables]);
+  const readsUser = (tokens: Tokens | undefined) =>
+    tokens !== undefined && checkTokens("", tokens, tree, { kind: "text" }).used.some((u) => u.path === "user" || u.path.startsWith("user."));
+  const userParts = new Set<string>();
+  for (const name of new Set([...parts.keys(), ...(layout?.keys() ?? [])])) {
+    if (readsUser(parts.get(name)) || readsUser(layout?.get(name))) userParts.add(name);
+  }
+  return { key: opts.key, version: opts.version, locale: opts.locale, channels: opts.channels, parts, layout, tree, userParts };
 }
 
 /**

@@ -47,6 +47,12 @@ export interface TemplateCatalog {
   validateData(t: PinnedTemplate, data: Record<string, unknown>, fieldPrefix?: string): void;
   /** Renders one channel's parts of a pinned version in the best locale (requested -> template default). Compiled templates cached per version+locale; a miss loads from MariaDB. Unsubscribe URL etc. arrive in data. */
   render(versionId: number, locale: string | undefined, channel: string, data: Record<string, unknown>): Promise<RenderedMessage>;
+  /**
+   * Whether rendering a version on a channel depends on who the user is: its parts (or their layout)
+   * read `user.*`, or it has more than one locale and the sender named none (the user's locale then
+   * chooses). A worker skips the user directory for a delivery that needs neither this nor an address.
+   */
+  needsUser(versionId: number, channel: string, locale: string | undefined): Promise<boolean>;
 }
 
 /** Where Preview finds a real user's data (the user directory client, batched and rate limited). */
