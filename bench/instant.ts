@@ -12,6 +12,7 @@ import { freePort } from "../test/harness/ports.js";
 import { spawnNode } from "../test/harness/processes.js";
 import { deleteStreams } from "../test/harness/platform.js";
 import { startCountingSink } from "./lib/sink.js";
+import { dbStatements, formatCounts, formatStages, perUnit, stageLatencies } from "./lib/db-counters.js";
 import { cpuMs, cpuMsOf, percentile, pidsNamed, table } from "./lib/stats.js";
 
 const N = Number(process.env.BENCH_N ?? 3000);
@@ -24,32 +25,6 @@ const ROLES = process.env.BENCH_ROLES ?? "api,planner;relay,worker";
 const PROF = process.env.BENCH_PROF;
 const CLIENT = process.env.BENCH_CLIENT ?? "grpc-js";
 const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
-
-/**
- * Where the latency at the fixed rate goes, from the ledger's own clocks (ms resolution): accepted ->
- * deliveries written (planning), and deliveries written -> `sent` recorded (claim, render, SMTP, record).
- */
-async function stageLatencies(dbUrl: string, tag: string) {
-  const c = await mysql.createConnection({ uri: dbUrl });
-  try {
-    const [rows] = (await c.query(
-      `SELECT TIMESTAMPDIFF(MICROSECOND, n.created_at, d.created_at) / 1000 AS plan,
-              TIMESTAMPDIFF(MICROSECOND, d.created_at, d.sent_at) / 1000 AS deliver
-         FROM notifications n JOIN deliveries d ON d.notification_id = n.id
-        WHERE JSON_VALUE(n.data, '$.subject') LIKE ? AND d.sent_at IS NOT NULL`,
-      [`${tag} %`],
-    )) as unknown as [{ plan: string; deliver: string }[]];
-    const of = (k: "plan" | "deliver") => rows.map((r) => Number(r[k])).sort((a, b) => a - b);
-    const plan = of("plan");
-    const deliver = of("deliver");
-    return {
-      acceptToPlanned: { p50: percentile(plan, 50), p99: percentile(plan, 99) },
-      plannedToSent: { p50: percentile(deliver, 50), p99: percentile(deliver, 99) },
-    };
-  } finally {
-    await c.end();
-  }
-}
 
 async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
   let next = 0;
@@ -102,19 +77,6 @@ async function insertBaseline(dbUrl: string) {
 }
 
 const pool0 = pool;
-
-/** MariaDB's statement counters (server-wide: nothing else runs during a bench). */
-async function dbStatements(dbUrl: string): Promise<Record<string, number>> {
-  const c = await mysql.createConnection({ uri: dbUrl });
-  try {
-    const [rows] = (await c.query(
-      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_select', 'Com_insert', 'Com_update', 'Com_delete', 'Com_commit')",
-    )) as unknown as [{ Variable_name: string; Value: string }[]];
-    return Object.fromEntries(rows.map((r) => [r.Variable_name.replace(/^Com_/, "").toLowerCase(), Number(r.Value)]));
-  } finally {
-    await c.end();
-  }
-}
 
 async function pipeline() {
   const sink = await startCountingSink();
@@ -188,7 +150,7 @@ async function pipeline() {
     const secs = (performance.now() - t0) / 1000;
     const cpu1 = cpuNow();
     const q1 = await dbStatements(dbUrl);
-    const statements = Object.fromEntries(Object.entries(q1).map(([k, v]) => [k, (v - (q0[k] ?? 0)) / N]));
+    const statements = perUnit(q0, q1, N);
     const cpuBy = Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, (v - cpu0[k as keyof typeof cpu0]) / N]));
     const cpu = nodes.reduce((a, n) => a + cpuBy[`notifyd[${n.roles}]`], 0) * N;
 
@@ -249,7 +211,7 @@ async function pipeline() {
     const halfRate = Math.max(5, Math.round(N / secs / 2));
     const half = await latencyAt(halfRate, "half");
     const lat = await latencyAt(RATE, "lat");
-    const stages = await stageLatencies(dbUrl, "lat");
+    const stages = await stageLatencies(dbUrl, "lat %");
     return {
       rate: N / secs,
       acceptRate: N / acceptSecs,
@@ -300,13 +262,10 @@ process.stdout.write(
 );
 const st = pipe.stages;
 process.stdout.write(
-  `latency at ${RATE}/s by stage (ledger clocks, ms): accepted -> deliveries written p50 ${st.acceptToPlanned.p50.toFixed(1)}, ` +
-    `p99 ${st.acceptToPlanned.p99.toFixed(1)}; deliveries written -> sent recorded p50 ${st.plannedToSent.p50.toFixed(1)}, p99 ${st.plannedToSent.p99.toFixed(1)}\n\n`,
+  `latency at ${RATE}/s by stage (ledger clocks, ms): ${formatStages(st)}\n\n`,
 );
 process.stdout.write(
-  `MariaDB statements per delivered email at saturation: ${Object.entries(pipe.statements)
-    .map(([k, v]) => `${k} ${v.toFixed(2)}`)
-    .join(", ")}\n\n`,
+  `MariaDB statements per delivered email at saturation: ${formatCounts(pipe.statements)}\n\n`,
 );
 process.stdout.write(
   `${table([

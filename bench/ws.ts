@@ -20,6 +20,7 @@ import { freePorts } from "../test/harness/ports.js";
 import { spawnNode, type ManagedProcess } from "../test/harness/processes.js";
 import { loadavg } from "node:os";
 import { cpuMs, percentile, rssKiB, table } from "./lib/stats.js";
+import { dbStatements, formatCounts, formatStages, perUnit, stageLatencies } from "./lib/db-counters.js";
 
 const CONNS = Number(process.env.BENCH_WS_CONNS ?? 5000);
 const RATE = Number(process.env.BENCH_WS_RATE ?? 200);
@@ -32,7 +33,7 @@ const PIPELINE = process.env.BENCH_WS_PIPELINE ?? "api,relay,planner,worker";
 const PROF = process.env.BENCH_PROF;
 const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
 const SECRET = "bench-ws-secret-0123456789abcdefghijklmnop";
-const TITLE = /"title":"bench (\d+)"/;
+const TITLE = /"title":"(?:bench|warm) (\d+)"/;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const body = "Your tickets for tonight are ready. Doors open at 19:30; enjoy the film and the popcorn.";
@@ -211,26 +212,29 @@ async function platform() {
     // The @grpc/grpc-js stub internal callers use (as bench:instant): cheaper for the load generator
     // than connect-node's transport, and the load shares the two cores with what it measures.
     const client = createGrpcClient(NotificationService, `127.0.0.1:${grpcPort}`, { metadata: { authorization: `Bearer ${apiKey}` } });
-    const send = (i: number, u: number) =>
+    const send = (i: number, u: number, subject = "bench") =>
       client.send({
         idempotencyKey: `ws-${i}`,
         template: "plain",
         channels: ["websocket"],
         recipients: [{ target: { case: "userId", value: `u${u}` } }],
-        data: { subject: `bench ${i}`, body },
+        data: { subject: `${subject} ${i}`, body },
       });
     // Warm-up (JIT, pools, template cache, user cache), then forget those receipts.
-    await pool(300, 16, (i) => send(1_000_000 + i, 1 + (i % CONNS)));
+    await pool(300, 16, (i) => send(1_000_000 + i, 1 + (i % CONNS), "warm"));
     await waitFor(() => got.size >= 300, 30_000);
     got.clear();
 
     const total = RATE * SECONDS;
     const started: number[] = [];
-    const [p0, g0] = [pipelineCpu(), cpuMs(gateway.pid)];
+    const [p0, g0, q0] = [pipelineCpu(), cpuMs(gateway.pid), await dbStatements(dbUrl)];
     await paced(total, (i, u) => send(i, u), started);
     await waitFor(() => got.size >= total, 30_000);
-    const [p1, g1] = [pipelineCpu(), cpuMs(gateway.pid)];
+    // Acks land a moment after the frame; their receipts belong to this window's statements.
+    if (ack) await sleep(1000);
+    const [p1, g1, q1] = [pipelineCpu(), cpuMs(gateway.pid), await dbStatements(dbUrl)];
     const lat = latencies(started, got);
+    const stages = await stageLatencies(dbUrl, "bench %");
 
     // The gateway's own hop: the same frames published straight on the users' subjects, as the
     // websocket channel does, without the pipeline in front (no acks: these items are not in the inbox).
@@ -250,6 +254,8 @@ async function platform() {
       ...lat,
       rssTotal: rss.after,
       cpu: `pipeline ${((p1 - p0) / total).toFixed(2)}, gateway ${((g1 - g0) / total).toFixed(2)}`,
+      statements: perUnit(q0, q1, total),
+      stages,
       hop,
     };
   } finally {
@@ -305,6 +311,8 @@ process.stdout.write(
 );
 process.stdout.write(
   `targets: < 20 KiB per idle connection (gateway: ${gw.perConnKiB.toFixed(1)}), p99 < 100 ms (platform: ${gw.p99.toFixed(1)}); ` +
-    `RSS is the gateway-only notifyd process (the pipeline runs in another process).\n`,
+    `RSS is the gateway-only notifyd process (the pipeline runs in another process).\n` +
+    `latency at ${RATE}/s by stage (ledger clocks, ms): ${formatStages(gw.stages)}\n` +
+    `MariaDB statements per notification at ${RATE}/s (pipeline and receipts): ${formatCounts(gw.statements)}\n`,
 );
 process.exit(0);
