@@ -17,13 +17,13 @@ import { freePort } from "../test/harness/ports.js";
 import { spawnNode, type ManagedProcess } from "../test/harness/processes.js";
 import { startCountingSink, type CountingSink } from "./lib/sink.js";
 import { cpuMs, rssKiB, table } from "./lib/stats.js";
+import { dbUrlFor, mariadbTransport } from "./lib/mariadb.js";
 
 const BIG = Number(process.env.BENCH_N ?? 100_000);
 const SMALL = Number(process.env.BENCH_SMALL_N ?? 10_000);
 const RAW_N = Number(process.env.BENCH_RAW_N ?? 20_000);
 const PACED_RATE = Number(process.env.BENCH_RATE ?? 1000);
 const CAPS = { rate: 200, concurrency: 8, batch: 100 };
-const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
 const NATS = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -167,13 +167,13 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
 
 const name = `bench_campaign_${Date.now().toString(36)}`;
 const env: Env = {
-  dbUrl: `${MARIADB}/${name}`,
+  dbUrl: dbUrlFor(name),
   prefix: name.replace(/_/g, ""),
   apiKey: generateKey(),
   usersAddr: "",
   sink: await startCountingSink(),
 };
-const usersDb = `${MARIADB}/${name}_users`;
+const usersDb = dbUrlFor(`${name}_users`);
 // users-demo runs as its own process, so the sink and the user service do not share an event loop.
 const usersAddr = `127.0.0.1:${await freePort()}`;
 let users: ManagedProcess | undefined;
@@ -232,7 +232,7 @@ try {
     { "users-demo": `${BIG} run`, "max concurrency": bigStats.maxConcurrency, "max calls/s": bigStats.maxCallsPerSecond, "max batch": bigStats.maxBatchSize, GetUsers: Number(bigStats.calls.GetUsers ?? 0), ListUsers: Number(bigStats.calls.ListUsers ?? 0) },
     { "users-demo": "caps (NOTIFY_USERS_*)", "max concurrency": CAPS.concurrency, "max calls/s": CAPS.rate, "max batch": CAPS.batch, GetUsers: "", ListUsers: "" },
   ];
-  process.stdout.write(`\nbench:campaign (personalised "birthday" template, every recipient enriched)\n\n${table(rows)}\n\n${table(caps)}\n\n`);
+  process.stdout.write(`\nbench:campaign (personalised "birthday" template, every recipient enriched; MariaDB over ${mariadbTransport})\n\n${table(rows)}\n\n${table(caps)}\n\n`);
   process.stdout.write(
     `ratio campaign/raw = ${(big.rate / raw.rate).toFixed(2)} (target >= 0.6); ` +
       `publish rate at ${PACED_RATE}/s configured = ${small.pubRate.toFixed(0)}/s (${((small.pubRate / PACED_RATE - 1) * 100).toFixed(1)}%, target within 10%); ` +

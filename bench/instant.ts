@@ -14,6 +14,7 @@ import { deleteStreams } from "../test/harness/platform.js";
 import { startCountingSink } from "./lib/sink.js";
 import { dbStatements, formatCounts, formatStages, perUnit, stageLatencies } from "./lib/db-counters.js";
 import { cpuMs, cpuMsOf, percentile, pidsNamed, table } from "./lib/stats.js";
+import { dbUrlFor, mariadbTransport } from "./lib/mariadb.js";
 
 const N = Number(process.env.BENCH_N ?? 3000);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
@@ -24,7 +25,6 @@ const ROLES = process.env.BENCH_ROLES ?? "api,planner;relay,worker";
 /** A directory: each notifyd writes a V8 CPU profile there (node --cpu-prof). */
 const PROF = process.env.BENCH_PROF;
 const CLIENT = process.env.BENCH_CLIENT ?? "grpc-js";
-const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
 
 async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
   let next = 0;
@@ -81,7 +81,7 @@ const pool0 = pool;
 async function pipeline() {
   const sink = await startCountingSink();
   const name = `bench_instant_${Date.now().toString(36)}`;
-  const dbUrl = `${MARIADB}/${name}`;
+  const dbUrl = dbUrlFor(name);
   await ensureDatabase(dbUrl);
   await migrate(dbUrl);
   const insertRate = await insertBaseline(dbUrl);
@@ -254,7 +254,7 @@ const rows = [
     "p99 ms": pipe.half.p99,
   },
 ];
-process.stdout.write(`\nbench:instant  N=${N}, latency at ${RATE}/s offered for ${RATE_SECONDS}s\n\n${table(rows)}\n\n`);
+process.stdout.write(`\nbench:instant  N=${N}, latency at ${RATE}/s offered for ${RATE_SECONDS}s; MariaDB over ${mariadbTransport}\n\n${table(rows)}\n\n`);
 process.stdout.write(
   `cost at saturation, CPU ms per delivered email by process:\n\n${table(
     Object.entries(pipe.cpuBy).map(([process, ms]) => ({ process, "cpu ms/msg": ms })),

@@ -12,17 +12,17 @@ import { freePort } from "../test/harness/ports.js";
 import { spawnNode } from "../test/harness/processes.js";
 import { startSmtpSink } from "../test/harness/smtp-sink.js";
 import { table } from "./lib/stats.js";
+import { dbUrlFor, mariadbTransport } from "./lib/mariadb.js";
 
 const RATE = Number(process.env.BENCH_RECOVERY_RATE ?? 100);
 const RAMP_S = Number(process.env.BENCH_RAMP_SECONDS ?? 10);
 const START_PCT = 10;
 const PROBE_S = 1;
 const OUTAGE_S = 6;
-const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
 
 const sink = await startSmtpSink();
 const name = `bench_recovery_${Date.now().toString(36)}`;
-const dbUrl = `${MARIADB}/${name}`;
+const dbUrl = dbUrlFor(name);
 await ensureDatabase(dbUrl);
 await migrate(dbUrl);
 const grpcPort = await freePort();
@@ -89,7 +89,7 @@ try {
   // Linear ramp from START_PCT to 100% reaches 90% at (0.9 - start) / (1 - start) of the duration.
   const expected = PROBE_S + ((0.9 - START_PCT / 100) / (1 - START_PCT / 100)) * RAMP_S;
   process.stdout.write(
-    `\nbench:recovery  rate ${RATE}/s, ramp ${START_PCT}% -> 100% over ${RAMP_S}s, probe every ${PROBE_S}s, outage ${OUTAGE_S}s (SMTP 421)\n\n` +
+    `\nbench:recovery  rate ${RATE}/s, ramp ${START_PCT}% -> 100% over ${RAMP_S}s, probe every ${PROBE_S}s, outage ${OUTAGE_S}s (SMTP 421); MariaDB over ${mariadbTransport}\n\n` +
       `per-second sends after recovery: ${perSecond.join(" ")}\n\n` +
       table([
         {

@@ -21,6 +21,7 @@ import { spawnNode, type ManagedProcess } from "../test/harness/processes.js";
 import { loadavg } from "node:os";
 import { cpuMs, percentile, rssKiB, table } from "./lib/stats.js";
 import { dbStatements, formatCounts, formatStages, perUnit, stageLatencies } from "./lib/db-counters.js";
+import { dbUrlFor, mariadbTransport } from "./lib/mariadb.js";
 
 const CONNS = Number(process.env.BENCH_WS_CONNS ?? 5000);
 const RATE = Number(process.env.BENCH_WS_RATE ?? 200);
@@ -31,7 +32,6 @@ const ACK = (process.env.BENCH_WS_ACK ?? "1") !== "0";
 const PIPELINE = process.env.BENCH_WS_PIPELINE ?? "api,relay,planner,worker";
 /** A directory: each pipeline notifyd writes a V8 CPU profile there (node --cpu-prof). */
 const PROF = process.env.BENCH_PROF;
-const MARIADB = process.env.TEST_MARIADB_URL ?? "mysql://root@127.0.0.1:3306";
 const SECRET = "bench-ws-secret-0123456789abcdefghijklmnop";
 const TITLE = /"title":"(?:bench|warm) (\d+)"/;
 
@@ -147,8 +147,8 @@ async function raw() {
 
 async function platform() {
   const name = `bench_ws_${Date.now().toString(36)}`;
-  const dbUrl = `${MARIADB}/${name}`;
-  const usersDbUrl = `${MARIADB}/${name}_users`;
+  const dbUrl = dbUrlFor(name);
+  const usersDbUrl = dbUrlFor(`${name}_users`);
   await ensureDatabase(dbUrl);
   await migrate(dbUrl);
   const [usersPort, grpcPort, httpPort, wsPort] = await freePorts(4);
@@ -306,7 +306,7 @@ const rows = [
   },
 ];
 process.stdout.write(
-  `\nbench:ws  ${CONNS} connections, ${RATE} notifications/s for ${SECONDS}s, clients ack: ${ACK}; pipeline processes: ${PIPELINE}; ` +
+  `\nbench:ws  ${CONNS} connections, ${RATE} notifications/s for ${SECONDS}s, clients ack: ${ACK}; pipeline processes: ${PIPELINE}; MariaDB over ${mariadbTransport}; ` +
     `machine load average ${load0.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end (2 cores)\n\n${table(rows)}\n\n`,
 );
 process.stdout.write(

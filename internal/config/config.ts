@@ -37,7 +37,9 @@ export function parseDuration(s: string): number | undefined {
 }
 
 const hostPort = z.string().regex(/^[^:\s]+:\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:50051");
-const mysqlUrl = z.string().regex(/^mysql:\/\/[^/\s]+\/\w+$/, "expected mysql://user[:pass]@host:port/database");
+const mysqlUrl = z
+  .string()
+  .regex(/^mysql:\/\/[^/\s]+\/\w+(\?socketPath=\/[^\s&]+)?$/, "expected mysql://user[:pass]@host:port/database[?socketPath=/path/to/mysqld.sock]");
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 

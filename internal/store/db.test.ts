@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../../test/harness/database.js";
-import { withTx, type Db } from "./db.js";
+import { existsSync } from "node:fs";
+import { loadConfig } from "../config/config.js";
+import { createDb, withTx, type Db } from "./db.js";
 
 // One connection in the pool: every transaction below runs on the same session, so a transaction left
 // open by the helper would show in the next one.
@@ -88,5 +90,25 @@ describe("withTx", () => {
     ).rejects.toThrow("changed my mind");
     expect(await names()).toEqual([]);
     expect(await inTransaction()).toBe(0);
+  });
+});
+
+describe("the database URL", () => {
+  it("connects through the Unix socket named by ?socketPath (a closed TCP port in the URL proves it is not used)", async () => {
+    const [[{ socket }]] = (await db.query("SELECT @@socket AS socket")) as unknown as [{ socket: string }[]];
+    if (!existsSync(socket)) return expect(socket).toBeTruthy(); // the server runs elsewhere: nothing local to reach
+    const name = new URL(testDb.url).pathname.slice(1);
+    const viaSocket = createDb({ url: `mysql://root@127.0.0.1:1/${name}?socketPath=${socket}`, poolSize: 1 });
+    try {
+      const [[row]] = (await viaSocket.query("SELECT DATABASE() AS db")) as unknown as [{ db: string }[]];
+      expect(row.db).toBe(name);
+    } finally {
+      await viaSocket.end();
+    }
+  });
+
+  it("is checked at start: a socket path is accepted, other parameters are not", () => {
+    expect(loadConfig({ NOTIFY_DB_URL: "mysql://root@localhost:3306/notify?socketPath=/run/mysqld/mysqld.sock" }).db.url).toContain("socketPath=");
+    expect(() => loadConfig({ NOTIFY_DB_URL: "mysql://root@localhost:3306/notify?ssl=false" })).toThrow(/NOTIFY_DB_URL/);
   });
 });
