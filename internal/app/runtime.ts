@@ -7,7 +7,6 @@ import { decodeJson } from "../bus/publish.js";
 import { createLedger } from "../delivery/ledger.js";
 import { createDeliveryWorker, type Decorator, type FailureListener } from "../delivery/worker.js";
 import { DeliveryState, type DeliverMessage } from "../notification/model.js";
-import { withLogContext } from "../log/logger.js";
 import { createHealth } from "../ops/health.js";
 import { createHealthMonitor, type HealthMonitor } from "../ops/health-monitor.js";
 import { createPlanner } from "../planner/planner.js";
@@ -172,8 +171,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
         durable,
         concurrency: cfg.worker.batch,
         log,
-        // Every line logged while a delivery is handled (channel, listeners, clients) carries its ids.
-        handle: (m) => withLogContext(deliveryLogFields(m, name), () => worker.handle(m)),
+        handle: (m) => worker.handle(m),
         async onDeadLetter(m, info) {
           if (info.kind === "max_deliveries") {
             const msg = decodeJson<DeliverMessage>(m.data);
@@ -265,11 +263,3 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
   };
 }
 
-function deliveryLogFields(m: JsMsg, channel: string): Record<string, unknown> {
-  try {
-    const d = decodeJson<DeliverMessage>(m.data);
-    return { notificationId: d.n, deliveryId: d.d, channel, attempt: m.info.redeliveryCount };
-  } catch {
-    return { channel };
-  }
-}

@@ -23,6 +23,8 @@ export interface OutgoingMessage {
   headers: Record<string, string>;
   /** Automatic (system-generated) rather than a person's mailing. */
   automatic: boolean;
+  /** The delivery's logger: every line about this delivery carries its ids, channel and attempt. */
+  log: Logger;
 }
 
 export interface SendResult {

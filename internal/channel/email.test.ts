@@ -20,6 +20,7 @@ const message = (i: number): OutgoingMessage => ({
   parts: { subject: `s${i}`, text: "t", html: "<p>t</p>" },
   headers: {},
   automatic: false,
+  log: createLogger({ level: "silent" }),
 });
 
 describe("email channel", () => {

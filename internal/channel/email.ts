@@ -137,7 +137,7 @@ export function createEmailChannel(o: EmailOptions, deps: Pick<ChannelDeps, "log
         } catch (err) {
           last = err;
           const e = err as DeliveryError & { dependencyDown?: boolean };
-          log.warn({ deliveryId: m.deliveryId, relay: relay.name, to: maskAddress(to), reason: e.reason, err: e.message }, "smtp send failed");
+          m.log.warn({ relay: relay.name, to: maskAddress(to), reason: e.reason, err: e.message }, "smtp send failed");
           // Only a failure that certainly left nothing at this relay may go to the next one now.
           if (!(e.transient && e.dependencyDown && !e.uncertain)) break;
         }

@@ -26,6 +26,7 @@ const msg = (phone: string): OutgoingMessage =>
     parts: { sms: "hello" },
     headers: {},
     automatic: true,
+    log: createLogger({ level: "silent" }),
   }) as unknown as OutgoingMessage;
 
 async function failure(ch: Channel, m: OutgoingMessage): Promise<DeliveryError> {

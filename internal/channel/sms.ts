@@ -116,7 +116,7 @@ export function createSmsChannel(o: SmsOptions, deps: Pick<ChannelDeps, "log">):
           openUntil = Date.now() + o.breakerCooldownMs;
         }
         trial = false;
-        log.warn({ deliveryId: m.deliveryId, to: `${phone.slice(0, 3)}***${phone.slice(-2)}`, reason: de.reason, err: de.message }, "sms send failed");
+        m.log.warn({ to: `${phone.slice(0, 3)}***${phone.slice(-2)}`, reason: de.reason, err: de.message }, "sms send failed");
         throw de;
       }
     },

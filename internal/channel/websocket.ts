@@ -46,7 +46,7 @@ export function createWebsocketChannel(d: WebsocketChannelDeps): Channel | undef
       });
       // A retried delivery publishes again unless the user already read it; clients drop ids they have.
       if (fresh || !item.readAt) nc.publish(topology.subjects.wsUser(userId), frames.notification(item));
-      log.debug({ deliveryId: m.deliveryId, fresh }, "in-app notification stored and published");
+      m.log.debug({ fresh }, "in-app notification stored and published");
       return { messageId: `inbox:${item.seq}` };
     },
     status: () => ({ nats: nc.isClosed() ? "closed" : "up" }),

@@ -25,8 +25,8 @@ export type Decorator = (ctx: {
   templateKey: string;
 }) => Promise<{ data?: Record<string, unknown>; headers?: Record<string, string>; skip?: string; locale?: string }>;
 
-/** Told about each permanent channel failure with the address it was for (bounce handling). */
-export type FailureListener = (msg: DeliverMessage, err: DeliveryError, address: string | undefined) => Promise<void>;
+/** Told about each permanent channel failure with the address it was for (bounce handling), and the delivery's logger. */
+export type FailureListener = (msg: DeliverMessage, err: DeliveryError, address: string | undefined, log: Logger) => Promise<void>;
 
 export interface WorkerDeps {
   db: Db;
@@ -215,6 +215,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
         parts,
         headers,
         automatic: n.automatic,
+        log: dlog,
       };
       let sent;
       try {
@@ -223,7 +224,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
         if (err instanceof DeliveryError) {
           if (!err.transient) {
             for (const l of d.failureListeners ?? []) {
-              await l(msg, err, d.channel.address(recipient)).catch((e) => dlog.warn({ err: (e as Error).message }, "failure listener failed"));
+              await l(msg, err, d.channel.address(recipient), dlog).catch((e) => dlog.warn({ err: (e as Error).message }, "failure listener failed"));
             }
           }
           return fail(err);

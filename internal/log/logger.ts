@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { pino, type Logger, type LoggerOptions } from "pino";
 
 export type { Logger };
@@ -32,26 +31,6 @@ export interface LogOptions {
   destination?: NodeJS.WritableStream;
 }
 
-// Fields bound to an async flow rather than to a logger object: a worker binds a delivery's ids once,
-// and every line logged while it is handled (channel, listeners, clients with loggers of their own)
-// carries them. Module-level because async context is process-wide by nature.
-const logContext = new AsyncLocalStorage<Record<string, unknown>>();
-
-/** Runs fn so that every log line written inside it, by any logger, carries `fields`. */
-export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T): T {
-  return logContext.run({ ...logContext.getStore(), ...fields }, fn);
-}
-
-function contextFields(_obj: object, _level: number, logger: Logger): object {
-  const fields = logContext.getStore();
-  if (!fields) return {};
-  // A child logger that bound the same fields already prints them; do not print them twice.
-  const bound = logger.bindings();
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) if (!(k in bound)) out[k] = v;
-  return out;
-}
-
 export function createLogger(opts: LogOptions = {}): Logger {
   const options: LoggerOptions = {
     level: opts.level ?? "info",
@@ -62,7 +41,6 @@ export function createLogger(opts: LogOptions = {}): Logger {
     // Addresses also hide in free text (an SMTP reply that echoes the recipient, a peer's error message,
     // a stack), so the finished line is masked as a whole.
     hooks: { streamWrite: maskAddresses },
-    mixin: contextFields as LoggerOptions["mixin"],
   };
   return opts.destination
     ? pino(options, opts.destination as pino.DestinationStream)

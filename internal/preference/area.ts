@@ -27,7 +27,7 @@ export const preferenceArea: Area = {
     const defaults = createDefaultsCache(db);
     s.addPlanPolicy(createPreferencePolicy({ db, defaults }));
     s.addDecorator(createPreferenceDecorator({ db, publicUrl: cfg.publicUrl, localeOf: createLocaleLookup(db) }));
-    s.addFailureListener(createBounceListener({ db, log }));
+    s.addFailureListener(createBounceListener({ db }));
     s.addService(
       (router) =>
         router.service(

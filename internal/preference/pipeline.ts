@@ -128,10 +128,10 @@ export function createPreferenceDecorator(d: { db: Db; publicUrl: string; locale
 }
 
 /** Puts an address on the suppression list when a relay says the mailbox does not exist. */
-export function createBounceListener(d: { db: Db; log: Logger }): FailureListener {
-  return async (msg, err, address) => {
+export function createBounceListener(d: { db: Db }): FailureListener {
+  return async (msg, err, address, log) => {
     if (msg.ch !== EMAIL || !address || !isHardBounce(err)) return;
     await addSuppression(d.db, { address, reason: "hard_bounce", detail: err.message });
-    d.log.info({ deliveryId: msg.d, to: maskAddress(address) }, "address suppressed after a hard bounce");
+    log.info({ to: maskAddress(address) }, "address suppressed after a hard bounce");
   };
 }
