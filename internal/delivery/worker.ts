@@ -50,6 +50,9 @@ interface NotificationData {
   automatic: boolean;
 }
 
+/** A promise's outcome as a value, so it can be started now, awaited later, or dropped without an unhandled rejection. */
+const settled = <T>(p: Promise<T>) => p.then((v) => ({ ok: true as const, v }), (err: unknown) => ({ ok: false as const, err }));
+
 /**
  * One delivery attempt: claim the ledger row, enrich, render the pinned version, send, record.
  * A row already final is acknowledged and skipped, which is what makes redelivery harmless.
@@ -76,7 +79,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
     );
   });
   const loadNotification = async (msg: DeliverMessage): Promise<NotificationData | undefined> => {
-    // Carried in the message (a single Send): campaign_id is null, so automatic as below.
+    // A single Send's data travels in the message (see the planner); it has no campaign, so it is automatic.
     if (msg.x) return { data: JSON.parse(msg.x.data) as Record<string, unknown>, templateKey: msg.x.template, senderId: msg.x.sender, automatic: true };
     const id = msg.n;
     const hit = cache.get(id);
@@ -129,7 +132,6 @@ export function createDeliveryWorker(d: WorkerDeps) {
     // The notification and the user are looked up while the row is claimed, not after: each is a
     // round trip of its own, and under load the waits add up. A lookup for a claim that is refused
     // costs little (both are cached) and its outcome is dropped.
-    const settled = <T>(p: Promise<T>) => p.then((v) => ({ ok: true as const, v }), (err: unknown) => ({ ok: false as const, err }));
     const notification = settled(loadNotification(msg));
     const recipientUser = userId ? settled(d.users.getUser(userId)) : undefined;
     const claim = await d.ledger.claim(msg.d);

@@ -76,8 +76,9 @@ export function createPlanner(d: PlannerDeps) {
     return out;
   }
 
-  // Notifications planned at the same time share their statements: one insert of ledger rows with
-  // their history (one transaction), one status update, however many there are.
+  // Notifications planned at the same time share their statements, however many there are: one read
+  // (those that come from the broker), one insert of ledger rows with their history (one transaction),
+  // one packet that settles them after publishing.
   const readNotifications = createKeyedBatcher<string, NotificationRow>(
     async (ids) => {
       const [rows] = (await d.db.query("SELECT * FROM notifications WHERE id IN (?)", [ids])) as unknown as [NotificationRow[]];
