@@ -1,3 +1,4 @@
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -91,6 +92,21 @@ describe("the instant email path", () => {
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.AlreadyExists);
     expect((err as ConnectError).message).toContain("idempotency_key");
+  });
+
+  it("holds a Send with send_after until then, and a batch item too", async () => {
+    stack.sink.reset();
+    const due = new Date(Date.now() + 2500);
+    const single = await client.send({ ...plain("later-1", "later@example.test", "Later"), sendAfter: timestampFromDate(due) });
+    await client.sendBatch({ items: [{ ...plain("later-2", "later2@example.test", "Later too"), sendAfter: timestampFromDate(due) }] });
+    const later = () => stack.sink.messages().filter((m) => m.to[0].startsWith("later"));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(later()).toHaveLength(0);
+    const mails = await eventually(async () => (later().length === 2 ? later() : undefined), 15_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(due.getTime());
+    expect(mails.map((m) => m.to[0]).sort()).toEqual(["later2@example.test", "later@example.test"]);
+    const g = await client.get({ notificationId: single.notificationId });
+    expect(g.notification?.sendAfter && timestampDate(g.notification.sendAfter).getTime()).toBe(due.getTime());
   });
 
   it("serves internal callers through a @grpc/grpc-js stub", async () => {

@@ -95,7 +95,9 @@ export function createAcceptor(deps: AcceptDeps) {
       const availableAt = local ? new Date(Date.now() + local.graceMs) : new Date();
       const r = await withTx(deps.db, (c) => write(c, items, topic, true, availableAt));
       if (r.fresh.length > 0) {
-        local?.take(r.fresh);
+        // A Send for later waits in the outbox until its send_after, whoever accepted it.
+        const now = Date.now();
+        local?.take(r.fresh.filter((n) => !n.send_after || n.send_after.getTime() <= now));
         deps.onCommitted?.(r.fresh.length, local !== undefined);
       }
       return r.out;
@@ -195,7 +197,8 @@ function rowOf(source: string, p: Prepared, now: Date): NotificationRow {
  * gets its error in place of a result (its row was not written). A batch that names the same key twice
  * settles it here too: the first is new, the second its duplicate or a conflict. `commit`: the COMMIT
  * goes out with the writes, so nothing after them can roll them back. `availableAt`: when the relay may
- * publish the new outbox rows. Returns the ids of the notifications created here.
+ * publish the new outbox rows (a Send with a later send_after is published then). Returns the rows of
+ * the notifications created here.
  */
 async function write(
   c: TxConn,
@@ -212,8 +215,8 @@ async function write(
   // anything read back, by key: the common case (all new) is one statement packet.
   const sql = `INSERT IGNORE INTO notifications (${COLUMNS.join(", ")}) VALUES ?;
      INSERT INTO outbox (topic, msg_id, payload, available_at)
-       SELECT ?, id, JSON_OBJECT('notificationId', id), ? FROM notifications WHERE id IN (?)`;
-  const values = [rows.map((r) => COLUMNS.map((c) => r[c])), topic, availableAt, items.map(({ p }) => p.id)];
+       SELECT ?, id, JSON_OBJECT('notificationId', id), IF(send_after > ?, send_after, ?) FROM notifications WHERE id IN (?)`;
+  const values = [rows.map((r) => COLUMNS.map((c) => r[c])), topic, now, availableAt, items.map(({ p }) => p.id)];
   const [[ins]] = (await (commit ? c.commitWith(sql, values) : c.query(sql, values))) as unknown as [[{ affectedRows: number }, unknown]];
   type Found = { id: string; source: string; idempotency_key: string; payload_hash: string; created_at: Date };
   let found: Found[];
