@@ -86,6 +86,7 @@ const schema = z.object({
   NOTIFY_USERS_CONCURRENCY: int(1, 256).default(8),
   NOTIFY_USERS_BATCH: int(1, 500).default(100),
   NOTIFY_USERS_CACHE_TTL: duration.default(5000),
+  NOTIFY_USERS_CACHE_MAX: int(0, 1_000_000).default(2000),
   NOTIFY_USERS_TIMEOUT: duration.default(3000),
   NOTIFY_RETRY_BACKOFF: durationList.default([10_000, 30_000, 120_000, 600_000, 3_600_000]),
   NOTIFY_WORKER_BATCH: int(1, 1000).default(128),
@@ -190,6 +191,7 @@ export interface Config {
     concurrency: number;
     batch: number;
     cacheTtlMs: number;
+    cacheMax: number;
     timeoutMs: number;
     breaker: BreakerSettings;
     ramp: RampSettings;
@@ -365,6 +367,7 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
       concurrency: p.NOTIFY_USERS_CONCURRENCY,
       batch: p.NOTIFY_USERS_BATCH,
       cacheTtlMs: p.NOTIFY_USERS_CACHE_TTL,
+      cacheMax: p.NOTIFY_USERS_CACHE_MAX,
       timeoutMs: p.NOTIFY_USERS_TIMEOUT,
       breaker,
       ramp,
