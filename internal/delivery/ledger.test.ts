@@ -18,13 +18,18 @@ beforeAll(() => {
   db = testDb.db;
 });
 
+/** One row per claim case: pending, a lease run out (after `expiredAttempts`), leased, sent, held. */
+async function claimCases(prefix: string, expiredAttempts: number) {
+  await row(`${prefix}pending`, DeliveryState.Pending);
+  await row(`${prefix}expired`, DeliveryState.Sending, { lease: "NOW(3) - INTERVAL 1 SECOND", attempts: expiredAttempts });
+  await row(`${prefix}leased`, DeliveryState.Sending, { lease: "NOW(3) + INTERVAL 60 SECOND", attempts: 1 });
+  await row(`${prefix}sent`, DeliveryState.Sent, { attempts: 1 });
+  await row(`${prefix}held`, DeliveryState.Pending, { hold: "NOW(3) + INTERVAL 60 SECOND" });
+}
+
 describe("ledger batches", () => {
   it("decides each claim of a batch on its own row, and lets only one copy of a delivery win", async () => {
-    await row("pending", DeliveryState.Pending);
-    await row("expired", DeliveryState.Sending, { lease: "NOW(3) - INTERVAL 1 SECOND", attempts: 1 });
-    await row("leased", DeliveryState.Sending, { lease: "NOW(3) + INTERVAL 60 SECOND", attempts: 1 });
-    await row("sent", DeliveryState.Sent, { attempts: 1 });
-    await row("held", DeliveryState.Pending, { hold: "NOW(3) + INTERVAL 60 SECOND" });
+    await claimCases("", 1);
     const ledger = createLedger(db, 60_000);
     const ids = ["pending", "expired", "leased", "sent", "held", "missing", "pending"];
     const out = await Promise.all(ids.map((id) => ledger.claim(id)));
@@ -59,11 +64,7 @@ describe("ledger batches", () => {
   });
 
   it("decides a claim made on its own the same way, and lets one of two racing ledgers win", async () => {
-    await row("one-pending", DeliveryState.Pending);
-    await row("one-expired", DeliveryState.Sending, { lease: "NOW(3) - INTERVAL 1 SECOND", attempts: 3 });
-    await row("one-leased", DeliveryState.Sending, { lease: "NOW(3) + INTERVAL 60 SECOND", attempts: 1 });
-    await row("one-sent", DeliveryState.Sent, { attempts: 1 });
-    await row("one-held", DeliveryState.Pending, { hold: "NOW(3) + INTERVAL 60 SECOND" });
+    await claimCases("one-", 3);
     await row("one-due", DeliveryState.Pending, { hold: "NOW(3) - INTERVAL 1 SECOND" });
     const ledger = createLedger(db, 60_000);
     // One at a time, so each claim is a batch of one.

@@ -108,9 +108,14 @@ export function createTemplateCatalog(deps: TemplateCatalogDeps): TemplateCatalo
     });
   }
 
-  async function compiledFor(versionId: number, locale: string | undefined): Promise<CompiledLocale> {
+  async function knownMeta(versionId: number): Promise<VersionMeta> {
     const m = await meta(versionId);
     if (!m) throw new ConnectError(`template version ${versionId} not found`, Code.NotFound);
+    return m;
+  }
+
+  /** The version compiled in the locale render() uses for `locale`. */
+  function compiledFor(versionId: number, m: VersionMeta, locale: string | undefined): Promise<CompiledLocale> {
     const chosen = pickLocale(locale, m.pinned.locales, m.pinned.defaultLocale);
     return cached(compiled, `${versionId}:${chosen}`, () => compile(versionId, chosen, m));
   }
@@ -146,15 +151,14 @@ export function createTemplateCatalog(deps: TemplateCatalogDeps): TemplateCatalo
     },
 
     async render(versionId, locale, channel, data): Promise<RenderedMessage> {
-      return renderChannel(await compiledFor(versionId, locale), channel, data);
+      return renderChannel(await compiledFor(versionId, await knownMeta(versionId), locale), channel, data);
     },
 
     async needsUser(versionId, channel, locale) {
-      const m = await meta(versionId);
-      if (!m) throw new ConnectError(`template version ${versionId} not found`, Code.NotFound);
+      const m = await knownMeta(versionId);
       if (m.pinned.locales.length > 1 && !locale) return true;
-      // The locale render() will use: each locale's text may or may not address the user.
-      const c = await compiledFor(versionId, locale);
+      // Each locale's text may or may not address the user.
+      const c = await compiledFor(versionId, m, locale);
       return (channelParts(channel) ?? []).some((p) => c.userParts.has(p.name));
     },
   };
