@@ -2,6 +2,7 @@
 // notifyd: the notification platform server. One binary, several roles (api, relay, planner,
 // worker, scheduler, gateway); `notifyd migrate` applies the database migrations.
 import { parseArgs } from "node:util";
+import { setFlagsFromString } from "node:v8";
 import { ALL_ROLES, ConfigError, CONFIG_KEYS, loadConfig } from "../../internal/config/config.js";
 import { createLogger } from "../../internal/log/logger.js";
 import { ensureDatabase } from "../../internal/store/db.js";
@@ -40,6 +41,8 @@ async function main() {
     throw err;
   }
   const log = createLogger({ level: cfg.logLevel, name: "notifyd" });
+  // V8 reads this at every full collection, so setting it now applies to the whole run.
+  if (cfg.heapGrowthPercent > 0) setFlagsFromString(`--heap-growing-percent=${cfg.heapGrowthPercent}`);
   const [cmd = "serve", ...rest] = positionals;
 
   if (cmd === "migrate" || (cmd === "serve" && cfg.db.migrateOnStart)) {

@@ -153,6 +153,7 @@ const schema = z.object({
   NOTIFY_ADMIN_SESSION_TTL: duration.default(12 * 3_600_000),
   NOTIFY_ADMIN_DIR: z.string().optional(),
   NOTIFY_LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  NOTIFY_HEAP_GROWTH: int(0, 400).default(100),
 });
 
 type Parsed = z.infer<typeof schema>;
@@ -228,6 +229,11 @@ export interface Config {
   };
   metrics: { addr?: string; pollMs: number };
   logLevel: string;
+  /**
+   * How far V8 lets the heap grow past the live data before a full collection, in percent; 0 leaves
+   * V8's own policy (up to 4x the live data, so a long run settles far above a short one).
+   */
+  heapGrowthPercent: number;
   /** The admin panel: first admin user (created at start when none exists), session lifetime, built files. */
   admin: { bootstrapEmail?: string; bootstrapPassword?: string; sessionTtlMs: number; staticDir?: string };
   /** Verifying the cinema's user JWTs; neither secret nor jwksUrl means user calls are refused. */
@@ -392,6 +398,7 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
     },
     metrics: { addr: p.NOTIFY_METRICS_ADDR, pollMs: p.NOTIFY_METRICS_POLL },
     logLevel: p.NOTIFY_LOG_LEVEL,
+    heapGrowthPercent: p.NOTIFY_HEAP_GROWTH,
     admin: {
       bootstrapEmail: p.NOTIFY_BOOTSTRAP_ADMIN_EMAIL,
       bootstrapPassword: p.NOTIFY_BOOTSTRAP_ADMIN_PASSWORD,
