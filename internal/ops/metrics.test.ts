@@ -1,10 +1,10 @@
 import { createLogger } from "../log/logger.js";
-import Bottleneck from "bottleneck";
 import { describe, expect, it } from "vitest";
 import { DeliveryError, type Channel, type OutgoingMessage } from "../channel/channel.js";
 import { newId } from "../ids/ids.js";
 import type { PlannedDelivery } from "../planner/planner.js";
 import { parseProm, sumOf } from "../../test/scale/prom-text.js";
+import { createCallLimiter } from "../reliability/limiter.js";
 import { createPlatformMetrics } from "./metrics.js";
 import { collectLocalState, stateLabel } from "./metrics-pollers.js";
 
@@ -101,7 +101,7 @@ describe("platform metrics", () => {
 
   it("times user-service calls through the users client's limiter", async () => {
     const m = createPlatformMetrics({ processMetrics: false });
-    const limiter = new Bottleneck({ maxConcurrent: 2 });
+    const limiter = createCallLimiter({ concurrency: 2, rate: 1000 });
     const stop = m.observeUserService(limiter);
     await limiter.schedule(() => new Promise((r) => setTimeout(r, 30)));
     await limiter.schedule(() => Promise.reject(new Error("unavailable"))).catch(() => undefined);

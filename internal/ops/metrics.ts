@@ -1,4 +1,4 @@
-import type Bottleneck from "bottleneck";
+import type { CallLimiter } from "../reliability/limiter.js";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { MetricSource, PipelineObserver } from "../app/area.js";
 import type { Channel } from "../channel/channel.js";
@@ -18,9 +18,9 @@ export interface PlatformMetrics {
   instrumentChannel(ch: Channel): Channel;
   /**
    * Times each call the limiter runs: the users client sends every user-service RPC through it. Returns
-   * a function that stops the timing (Bottleneck cannot remove one listener).
+   * a function that stops the timing.
    */
-  observeUserService(limiter: Pick<Bottleneck, "on">): () => void;
+  observeUserService(limiter: Pick<CallLimiter, "observe">): () => void;
   /** Publishes other areas' gauges (notify_ws_connections...); safe to call again with a longer list. */
   addSources(list: readonly MetricSource[]): void;
   /** The text exposition format and its content type. */
@@ -158,29 +158,7 @@ export function createPlatformMetrics(opts: MetricsOptions = {}): PlatformMetric
       });
     },
     observeUserService(limiter) {
-      // Bottleneck passes the same info object to "executing" and to "failed"/"done" of one job.
-      const started = new WeakMap<object, { end: (l: { outcome: string }) => void; failed: boolean }>();
-      let active = true;
-      const onExecuting = (info: object) => {
-        if (active) started.set(info, { end: userCalls.startTimer(), failed: false });
-      };
-      // Returns nothing on purpose: a number returned from a "failed" listener makes Bottleneck retry.
-      const onFailed = (_err: unknown, info: object): void => {
-        const s = started.get(info);
-        if (s) s.failed = true;
-      };
-      const onDone = (info: object) => {
-        const s = started.get(info);
-        if (!s) return;
-        started.delete(info);
-        s.end({ outcome: s.failed ? "error" : "ok" });
-      };
-      limiter.on("executing", onExecuting);
-      limiter.on("failed", onFailed);
-      limiter.on("done", onDone);
-      return () => {
-        active = false;
-      };
+      return limiter.observe((ms, ok) => userCalls.observe({ outcome: ok ? "ok" : "error" }, ms / 1000));
     },
     addSources(list) {
       for (const src of list) {

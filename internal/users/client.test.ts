@@ -10,7 +10,7 @@ const dbUrl = `${MARIADB}/${uniqueName("users_client")}`;
 let demo: UsersDemo;
 
 beforeAll(async () => {
-  demo = createUsersDemo({ dbUrl, users: 10, addr: "127.0.0.1:0", log });
+  demo = createUsersDemo({ dbUrl, users: 300, addr: "127.0.0.1:0", log });
   await demo.start();
 });
 
@@ -33,6 +33,35 @@ describe("users client cache", () => {
       expect((await client.getUser("u1"))?.id).toBe("u1");
       expect(calls()).toBe(before + 1);
     } finally {
+      client.close();
+    }
+  });
+});
+
+describe("users client batching", () => {
+  it("sends a lone lookup at once and, while two calls are under way, gathers the rest into full batches", async () => {
+    const client = createUsersClient({ addr: demo.address, rate: 100_000, concurrency: 4, batch: 100, cacheTtlMs: 0, cacheMax: 0, timeoutMs: 3000, log });
+    try {
+      demo.control.resetStats();
+      expect((await client.getUser("u7"))?.id).toBe("u7");
+      expect(demo.control.stats()).toMatchObject({ calls: { GetUsers: 1 }, maxBatchSize: 1 });
+
+      // A slow service: the first two lookups leave alone, the other 248 wait for full calls.
+      demo.control.setFaults({ latencyMs: 40, errorRate: 0, down: false });
+      demo.control.resetStats();
+      const ids = Array.from({ length: 250 }, (_, i) => `u${i + 1}`);
+      const users = await Promise.all(ids.map((id) => client.getUser(id)));
+      expect(users.map((u) => u?.id)).toEqual(ids);
+      const s = demo.control.stats();
+      // At most 1 + 1 + 100 + 100 + 48 (a call the rate cap holds back takes ids when it starts, so
+      // fewer); one-id calls would be 250.
+      expect(s.calls.GetUsers).toBeGreaterThanOrEqual(3);
+      expect(s.calls.GetUsers).toBeLessThanOrEqual(5);
+      expect(s.maxBatchSize).toBe(100);
+      expect(s.maxConcurrency).toBeLessThanOrEqual(4);
+      expect(s.idsRequested).toBe(250);
+    } finally {
+      demo.control.setFaults({ latencyMs: 0, errorRate: 0, down: false });
       client.close();
     }
   });

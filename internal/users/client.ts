@@ -1,4 +1,3 @@
-import Bottleneck from "bottleneck";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { UserDirectory, type User } from "../../gen/cinema/users/v1/user_directory_pb.js";
 import { createGrpcClient, type GrpcClient } from "../rpc/grpc-client.js";
@@ -7,6 +6,7 @@ import type { BreakerSettings, RampSettings } from "../config/config.js";
 import { createBreaker, type Breaker } from "../reliability/breaker.js";
 import { classifyUsers } from "../reliability/classify.js";
 import { createRamp } from "../reliability/ramp.js";
+import { createCallLimiter, type CallLimiter } from "../reliability/limiter.js";
 
 export interface UsersClientOptions {
   addr: string;
@@ -40,7 +40,8 @@ export interface UsersClient {
   confirmEmail(userId: string): Promise<boolean>;
   /** The underlying client for paging (campaign audiences). */
   readonly directory: GrpcClient<typeof UserDirectory>;
-  readonly limiter: Bottleneck;
+  /** Every call to the service passes here (ListUsers paging too), so the caps hold across callers. */
+  readonly limiter: CallLimiter;
   /** Open while the service looks down: calls fail fast with UNAVAILABLE and workers wait. */
   readonly breaker?: Breaker;
   close(): void;
@@ -49,23 +50,27 @@ export interface UsersClient {
 /**
  * The platform's only way to the user service. Concurrent lookups are coalesced into batched
  * GetUsers calls (DataLoader-style: ids asked for in the same tick share a call), every call passes
- * a Bottleneck limiter (rate and concurrency caps, so a campaign cannot overload the service), and
+ * a limiter (rate and concurrency caps, so a campaign cannot overload the service), and
  * results are cached for a few seconds.
  */
+/** Calls with fewer than a full batch of ids that may be under way at once. */
+const PARTIAL_CALLS = 2;
+
 export function createUsersClient(o: UsersClientOptions): UsersClient {
   const primary = createGrpcClient(UserDirectory, o.addr, { timeoutMs: o.timeoutMs });
   const reader = o.replicaAddr ? createGrpcClient(UserDirectory, o.replicaAddr, { timeoutMs: o.timeoutMs }) : primary;
-  const limiter = new Bottleneck({
-    maxConcurrent: o.concurrency,
-    minTime: Math.floor(1000 / o.rate),
-  });
+  const limiter = createCallLimiter({ concurrency: o.concurrency, rate: o.rate });
   const cache = new Map<string, { user: User | null; until: number }>();
   type Waiter = { resolve: (u: User | undefined) => void; reject: (e: unknown) => void };
-  // Ids wait here until the limiter lets a call start; each call takes up to `batch` ids when it
-  // starts, not when it is queued, so under the rate cap ids pile into full batches instead of each
-  // queueing a call of its own (one-id calls would make the rate cap the throughput).
+  // Ids wait here until a call takes them; each call takes up to `batch` ids when it starts, not when
+  // it is queued, so under the rate cap ids pile into full batches instead of each queueing a call of
+  // its own (one-id calls would make the rate cap the throughput). A lookup goes out at once while
+  // fewer than PARTIAL_CALLS calls are under way; beyond that only full batches do, and the rest wait
+  // for the next call — under a campaign's load that keeps calls full (half as many of them) without
+  // a timer in front of a lone lookup.
   const pending = new Map<string, Waiter[]>();
   let queued = 0;
+  let underWay = 0;
 
   const breaker = o.breaker
     ? createBreaker({
@@ -85,7 +90,7 @@ export function createUsersClient(o: UsersClientOptions): UsersClient {
   if (breaker) {
     const ramp = createRamp({
       ...(o.ramp ?? { durationMs: 60_000, startFraction: 0.1 }),
-      apply: (f) => limiter.updateSettings({ minTime: Math.floor(1000 / Math.max(1, o.rate * f)) }),
+      apply: (f) => limiter.setRate(Math.max(1, o.rate * f)),
     });
     breaker.onChange((up) => up && ramp.start());
   }
@@ -116,8 +121,17 @@ export function createUsersClient(o: UsersClientOptions): UsersClient {
     return taken;
   };
 
+  const pump = () => {
+    for (;;) {
+      const unclaimed = pending.size - queued * o.batch;
+      if (unclaimed <= 0 || (underWay >= PARTIAL_CALLS && unclaimed < o.batch)) return;
+      startCall();
+    }
+  };
+
   const startCall = () => {
     queued++;
+    underWay++;
     let taken: Map<string, Waiter[]> | undefined;
     guarded(async () => {
       queued--;
@@ -149,7 +163,10 @@ export function createUsersClient(o: UsersClientOptions): UsersClient {
         }
         for (const ws of taken.values()) for (const w of ws) w.reject(err);
       },
-    );
+    ).finally(() => {
+      underWay--;
+      pump();
+    });
   };
 
   const load = (id: string) =>
@@ -159,7 +176,7 @@ export function createUsersClient(o: UsersClientOptions): UsersClient {
       const list = pending.get(id);
       if (list) list.push({ resolve, reject });
       else pending.set(id, [{ resolve, reject }]);
-      if (pending.size > queued * o.batch) startCall();
+      pump();
     });
 
   return {
