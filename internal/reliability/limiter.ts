@@ -34,7 +34,7 @@ interface Job {
 export function createCallLimiter(o: CallLimiterOptions): CallLimiter {
   if (!(o.concurrency >= 1)) throw new RangeError("concurrency must be at least 1");
   let spacingMs = 1000 / positive(o.rate);
-  const queue: Job[] = [];
+  const queue: (Job | undefined)[] = [];
   let head = 0;
   let running = 0;
   let lastStart = -Infinity;
@@ -82,8 +82,8 @@ export function createCallLimiter(o: CallLimiterOptions): CallLimiter {
         return;
       }
       lastStart = now;
-      const job = queue[head];
-      queue[head++] = undefined as unknown as Job;
+      const job = queue[head]!;
+      queue[head++] = undefined;
       if (head > 1024 && head * 2 > queue.length) {
         queue.splice(0, head);
         head = 0;
@@ -109,7 +109,7 @@ export function createCallLimiter(o: CallLimiterOptions): CallLimiter {
     },
     observe(listener) {
       listeners.add(listener);
-      return () => listeners.delete(listener);
+      return () => void listeners.delete(listener);
     },
     get running() {
       return running;

@@ -47,15 +47,15 @@ export interface UsersClient {
   close(): void;
 }
 
+/** Calls with fewer than a full batch of ids that may be under way at once. */
+const PARTIAL_CALLS = 2;
+
 /**
  * The platform's only way to the user service. Concurrent lookups are coalesced into batched
  * GetUsers calls (DataLoader-style: ids asked for in the same tick share a call), every call passes
  * a limiter (rate and concurrency caps, so a campaign cannot overload the service), and
  * results are cached for a few seconds.
  */
-/** Calls with fewer than a full batch of ids that may be under way at once. */
-const PARTIAL_CALLS = 2;
-
 export function createUsersClient(o: UsersClientOptions): UsersClient {
   const primary = createGrpcClient(UserDirectory, o.addr, { timeoutMs: o.timeoutMs });
   const reader = o.replicaAddr ? createGrpcClient(UserDirectory, o.replicaAddr, { timeoutMs: o.timeoutMs }) : primary;
