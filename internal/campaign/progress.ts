@@ -10,13 +10,19 @@ import { toProgress } from "./convert.js";
 import { CampaignState, FINAL_RUN_STATES, type RunRow } from "./model.js";
 import { deliveryCounts, getRun, listRuns, requireCampaign } from "./store.js";
 
-const sleep = (ms: number, signal: AbortSignal) =>
+/**
+ * Waits ms, or less when the signal aborts. The abort listener goes when the wait ends: a watch lives
+ * as long as its client and waits once a second on the same signal.
+ */
+export const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
+    const done = () => {
       clearTimeout(t);
+      signal.removeEventListener("abort", done);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
   });
 
 /**

@@ -74,10 +74,14 @@ function bindMethod(raw: Record<string, (...a: unknown[]) => unknown>, m: DescMe
     return (req: unknown, call?: CallOpts) =>
       new Promise((resolve, reject) => {
         const msg = create(m.input, req as never);
-        const c = fn(msg, metaFor(call), deadlineFor(call), (err: grpc.ServiceError | null, res: unknown) =>
-          err ? reject(toConnectError(err)) : resolve(res),
-        ) as grpc.ClientUnaryCall;
-        call?.signal?.addEventListener("abort", () => c.cancel(), { once: true });
+        // A caller may pass one long-lived signal to many calls: each call's listener goes when it ends.
+        const cancel = () => c.cancel();
+        const c = fn(msg, metaFor(call), deadlineFor(call), (err: grpc.ServiceError | null, res: unknown) => {
+          call?.signal?.removeEventListener("abort", cancel);
+          if (err) reject(toConnectError(err));
+          else resolve(res);
+        }) as grpc.ClientUnaryCall;
+        call?.signal?.addEventListener("abort", cancel, { once: true });
       });
   }
   if (m.methodKind === "server_streaming") {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { getEventListeners } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
@@ -205,6 +206,12 @@ describe("users-demo", () => {
       expect(page.users.every((u) => u.locale === "ru")).toBe(true);
       expect(page.totalSize).toBe(BigInt(all.filter((u) => u.locale === "ru").length));
       await expectCode(grpc.confirmEmail({ userId: "ghost" }), Code.NotFound);
+
+      // One long-lived signal shared by many calls: each call's abort listener goes when it ends.
+      const shared = new AbortController();
+      for (let i = 0; i < 15; i++) await grpc.getUsers({ ids: ["u1"] }, { signal: shared.signal });
+      await expectCode(grpc.confirmEmail({ userId: "ghost" }, { signal: shared.signal }), Code.NotFound);
+      expect(getEventListeners(shared.signal, "abort")).toHaveLength(0);
 
       await admin.setFaults({ latencyMs: 1000 });
       try {
