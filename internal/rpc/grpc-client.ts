@@ -87,12 +87,15 @@ function bindMethod(raw: Record<string, (...a: unknown[]) => unknown>, m: DescMe
   if (m.methodKind === "server_streaming") {
     return (req: unknown, call?: CallOpts) => {
       const stream = fn(create(m.input, req as never), metaFor(call), deadlineFor(call)) as grpc.ClientReadableStream<unknown>;
-      call?.signal?.addEventListener("abort", () => stream.cancel(), { once: true });
+      const cancel = () => stream.cancel();
+      call?.signal?.addEventListener("abort", cancel, { once: true });
       return (async function* () {
         try {
           for await (const item of stream) yield item;
         } catch (err) {
           throw toConnectError(err as grpc.ServiceError);
+        } finally {
+          call?.signal?.removeEventListener("abort", cancel);
         }
       })();
     };
