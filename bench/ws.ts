@@ -30,6 +30,11 @@ const SECONDS = Number(process.env.BENCH_WS_SECONDS ?? 10);
 const ACK = (process.env.BENCH_WS_ACK ?? "1") !== "0";
 /** The pipeline's processes: role groups separated by ";" (one notifyd process each). */
 const PIPELINE = process.env.BENCH_WS_PIPELINE ?? "api,relay,planner,worker";
+/**
+ * A locale for every Send ("en"): the site names the reader's locale, so the worker needs nothing from
+ * the user service (the `plain` template has ru and en). Unset: each user's own, looked up per delivery.
+ */
+const LOCALE = process.env.BENCH_WS_LOCALE ?? "";
 /** A directory: each pipeline notifyd writes a V8 CPU profile there (node --cpu-prof). */
 const PROF = process.env.BENCH_PROF;
 const SECRET = "bench-ws-secret-0123456789abcdefghijklmnop";
@@ -219,6 +224,7 @@ async function platform() {
         channels: ["websocket"],
         recipients: [{ target: { case: "userId", value: `u${u}` } }],
         data: { subject: `${subject} ${i}`, body },
+        locale: LOCALE,
       });
     // Warm-up (JIT, pools, template cache, user cache), then forget those receipts.
     await pool(300, 16, (i) => send(1_000_000 + i, 1 + (i % CONNS), "warm"));
@@ -306,7 +312,7 @@ const rows = [
   },
 ];
 process.stdout.write(
-  `\nbench:ws  ${CONNS} connections, ${RATE} notifications/s for ${SECONDS}s, clients ack: ${ACK}; pipeline processes: ${PIPELINE}; MariaDB over ${mariadbTransport}; ` +
+  `\nbench:ws  ${CONNS} connections, ${RATE} notifications/s for ${SECONDS}s, clients ack: ${ACK}; locale: ${LOCALE || "each user's (looked up)"}; pipeline processes: ${PIPELINE}; MariaDB over ${mariadbTransport}; ` +
     `machine load average ${load0.toFixed(1)} at start, ${loadavg()[0].toFixed(1)} at end (2 cores)\n\n${table(rows)}\n\n`,
 );
 process.stdout.write(

@@ -8,6 +8,7 @@ import type { Logger } from "../log/logger.js";
 import type { Db } from "../store/db.js";
 import { PROTOCOL, UserAuthError, upgradeToken, type UserClaims, type UserVerifier } from "./auth.js";
 import { Connection } from "./connection.js";
+import { createHeartbeat } from "./heartbeat.js";
 import { listItems, unreadCount } from "./inbox-store.js";
 import type { MuteStore } from "./mutes.js";
 import { frames, type ClientMessage } from "./protocol.js";
@@ -71,6 +72,23 @@ export function createGateway(d: GatewayDeps): Gateway {
   const limits = { maxMsgsPerSec: d.ws.maxMsgsPerSec, maxBufferedBytes: d.ws.maxBufferedBytes };
   const origins = new Set(d.ws.origins.map((o) => o.toLowerCase()));
 
+  // Heartbeat: a peer that did not answer the previous ping is gone (a closed laptop, a dropped
+  // mobile link) and is cut off; an expired token ends its connection too. Each connection is seen
+  // once per NOTIFY_WS_HEARTBEAT, a slice of them at a time.
+  const heartbeat = createHeartbeat<Connection>({
+    periodMs: d.ws.heartbeatMs,
+    visit(c) {
+      if (!c.alive) {
+        c.ws.terminate();
+      } else if (c.expiresAt && c.expiresAt < Date.now()) {
+        c.close(1008, "token expired");
+      } else {
+        c.alive = false;
+        c.ws.ping();
+      }
+    },
+  });
+
   const hooks = {
     command: (c: Connection, m: ClientMessage) => void runCommand(c, m),
     closed: (c: Connection) => unregister(c),
@@ -90,6 +108,7 @@ export function createGateway(d: GatewayDeps): Gateway {
       users.set(c.userId, e);
     }
     e.conns.add(c);
+    heartbeat.add(c);
     connections++;
     return e;
   }
@@ -99,6 +118,7 @@ export function createGateway(d: GatewayDeps): Gateway {
   function unregister(c: Connection) {
     const e = users.get(c.userId);
     if (!e || !e.conns.delete(c)) return;
+    heartbeat.delete(c);
     connections--;
     if (e.conns.size === 0) {
       users.delete(c.userId);
@@ -190,31 +210,13 @@ export function createGateway(d: GatewayDeps): Gateway {
     wss.handleUpgrade(req, socket, head, (ws) => void onConnection(ws, claims));
   }
 
-  // Heartbeat: a peer that did not answer the previous ping is gone (a closed laptop, a dropped
-  // mobile link) and is cut off; an expired token ends its connection too.
-  const heartbeat = setInterval(() => {
-    const now = Date.now();
-    for (const e of users.values()) {
-      for (const c of e.conns) {
-        if (!c.alive) {
-          c.ws.terminate();
-        } else if (c.expiresAt && c.expiresAt < now) {
-          c.close(1008, "token expired");
-        } else {
-          c.alive = false;
-          c.ws.ping();
-        }
-      }
-    }
-  }, d.ws.heartbeatMs);
-  heartbeat.unref();
 
   return {
     handleUpgrade: (req, socket, head) => void handleUpgrade(req, socket, head),
     stats: () => ({ connections, users: users.size, subscriptions: [...users.values()].filter((e) => !e.sub.isClosed()).length }),
     async stop() {
       stopping = true;
-      clearInterval(heartbeat);
+      heartbeat.stop();
       const all = [...users.values()].flatMap((e) => [...e.conns]);
       for (const c of all) c.close(1001, "server going away");
       const deadline = Date.now() + 1000;
