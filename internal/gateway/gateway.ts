@@ -210,7 +210,6 @@ export function createGateway(d: GatewayDeps): Gateway {
     wss.handleUpgrade(req, socket, head, (ws) => void onConnection(ws, claims));
   }
 
-
   return {
     handleUpgrade: (req, socket, head) => void handleUpgrade(req, socket, head),
     stats: () => ({ connections, users: users.size, subscriptions: [...users.values()].filter((e) => !e.sub.isClosed()).length }),
