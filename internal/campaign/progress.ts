@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import {
@@ -11,19 +12,11 @@ import { CampaignState, FINAL_RUN_STATES, type RunRow } from "./model.js";
 import { deliveryCounts, getRun, listRuns, requireCampaign } from "./store.js";
 
 /**
- * Waits ms, or less when the signal aborts. The abort listener goes when the wait ends: a watch lives
- * as long as its client and waits once a second on the same signal.
+ * Waits ms, or less when the signal aborts. Node's timer removes its abort listener when the wait ends:
+ * a watch lives as long as its client and waits once a second on the same signal.
  */
-export const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
+export const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  delay(ms, undefined, { signal }).catch(() => undefined);
 
 /**
  * Streams one run's counters about once a second until the run is over and nothing of it is pending
