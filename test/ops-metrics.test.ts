@@ -47,7 +47,9 @@ describe("/metrics", () => {
     expect(moved(before, after, "notify_plan_handoffs_total", { outcome: "planned" })).toBe(4);
     expect(moved(before, after, "notify_outbox_published_total")).toBe(0);
     expect(moved(before, after, "notify_deliveries_planned_total", { channel: "email", decision: "deliver" })).toBe(4);
-    expect(moved(before, after, "notify_deliveries_published_total", { channel: "email" })).toBe(4);
+    // ...and, running the email worker too, delivers them itself: nothing goes through the broker.
+    expect(moved(before, after, "notify_deliveries_published_total", { channel: "email" })).toBe(0);
+    expect(moved(before, after, "notify_local_deliveries_total", { channel: "email", outcome: "delivered" })).toBe(4);
     expect(moved(before, after, "notify_accept_to_sent_seconds_count", { channel: "email" })).toBe(4);
     expect(moved(before, after, "notify_channel_send_seconds_count", { channel: "email", outcome: "ok" })).toBe(4);
     expect(moved(before, after, "notify_delivery_attempt_seconds_count", { channel: "email", outcome: "sent" })).toBe(4);

@@ -66,6 +66,8 @@ export interface PipelineObserver {
   relayed?(count: number, ms: number): void;
   /** A Send planned in the process that accepted it (planner/handoff.ts): planned there, or left to the relay. */
   handedOff?(outcome: "planned" | "failed"): void;
+  /** A delivery made by the process that planned it (delivery/local.ts): its first attempt's outcome. */
+  local?(channel: string, outcome: "delivered" | "retry" | "error"): void;
   /** Deliveries the planner created (first time only) and those it published at once. */
   planned?(created: readonly PlannedDelivery[], published: readonly PlannedDelivery[]): void;
   /** Each worker outcome (WorkerDeps.observe). */
@@ -103,6 +105,7 @@ export function combineObservers(list: readonly PipelineObserver[]): Required<Pi
     accepted: each("accepted"),
     relayed: each("relayed"),
     handedOff: each("handedOff"),
+    local: each("local"),
     planned: each("planned"),
     delivery: each("delivery"),
     dead: each("dead"),

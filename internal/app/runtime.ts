@@ -5,6 +5,7 @@ import { createConsumerLoop, type ConsumerLoop } from "../bus/consumer.js";
 import { ensureConsumer } from "../bus/nats.js";
 import { decodeJson } from "../bus/publish.js";
 import { createLedger } from "../delivery/ledger.js";
+import { createLocalDelivery, type LocalDelivery } from "../delivery/local.js";
 import { createDeliveryWorker, type Decorator, type FailureListener } from "../delivery/worker.js";
 import { DeliveryState, type DeliverMessage } from "../notification/model.js";
 import { createHealth } from "../ops/health.js";
@@ -104,6 +105,8 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
 
   const common = { js: bus.js, maxDeliver, backoffMs: cfg.retry.backoffMs, ackWaitMs: ACK_WAIT_MS };
   let handoff: Handoff | undefined;
+  // Filled in below when this process also runs the workers (see delivery/local.ts).
+  const locals = new Map<string, LocalDelivery>();
   if (roles.has("planner")) {
     await ensureConsumer(bus.jsm, t.streams.work, {
       durable: t.consumers.planner,
@@ -120,6 +123,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
       log: log.child({ role: "planner" }),
       addressChannels: [...ctx.channels.values()].filter((c) => c.takesBareAddress).map((c) => c.name),
       observe: observe.planned,
+      local: (channel) => locals.get(channel),
     });
     const loop = createConsumerLoop({
       ...common,
@@ -183,6 +187,21 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
       });
       loop.start();
       consumers.set(`deliver-${name}`, loop);
+      // A single attempt left nothing to retry with, so such a platform keeps every delivery on the broker.
+      if (handoff && cfg.localDelivery && maxDeliver > 1) {
+        locals.set(
+          name,
+          createLocalDelivery({
+            worker,
+            db: ctx.db,
+            subject: t.subjects.deliver(name),
+            leaseMs: cfg.worker.leaseMs,
+            maxInFlight: cfg.worker.batch,
+            log: log.child({ role: "worker" }),
+            observe: observe.local,
+          }),
+        );
+      }
     }
   }
 

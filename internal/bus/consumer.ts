@@ -7,9 +7,11 @@ export type Outcome =
   /**
    * Temporary failure: try again after the back-off for this attempt (or delayMs). `notAttempted`
    * says nothing was tried (the row was busy with another worker, held, or the worker is stopping),
-   * so running out of deliveries on it does not make the delivery dead.
+   * so running out of deliveries on it does not make the delivery dead. `attempt` is the work's own
+   * attempt number when it differs from the broker's count (an attempt made before the message was
+   * published: see internal/delivery/local.ts); it decides when the attempts are exhausted.
    */
-  | { kind: "retry"; error: string; delayMs?: number; notAttempted?: boolean }
+  | { kind: "retry"; error: string; delayMs?: number; notAttempted?: boolean; attempt?: number }
   /** Permanent failure, recorded by the handler: never redeliver. */
   | { kind: "term"; reason: string }
   /** Poison message (undecodable): goes to the dead letters at once, never blocks the ones behind. */
@@ -19,6 +21,8 @@ export interface DeadLetterInfo {
   kind: "max_deliveries" | "poison";
   /** The last error. */
   error: string;
+  /** Attempts made, when more than the broker counted (see Outcome's retry `attempt`). */
+  attempts?: number;
 }
 
 export interface ConsumerLoopOptions {
@@ -92,7 +96,7 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
   };
 
   const settle = async (m: JsMsg, out: Outcome) => {
-    const attempt = m.info.deliveryCount;
+    const attempt = (out.kind === "retry" && out.attempt) || m.info.deliveryCount;
     if (out.kind === "ack") return m.ack();
     if (out.kind === "term") return m.term(out.reason.slice(0, 200));
     if (out.kind === "poison") return deadLetter(m, { kind: "poison", error: out.reason });
@@ -103,7 +107,7 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
         log.warn({ seq: m.info.streamSequence, error: out.error }, "last delivery of a message not attempted; the ledger row stays for its owner or the reconciler");
         return m.term("max deliveries (not attempted)");
       }
-      return deadLetter(m, { kind: "max_deliveries", error: out.error });
+      return deadLetter(m, { kind: "max_deliveries", error: out.error, attempts: attempt });
     }
     m.nak(out.delayMs ?? backoffFor(o.backoffMs, attempt));
   };

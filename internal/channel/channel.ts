@@ -25,11 +25,18 @@ export interface OutgoingMessage {
   automatic: boolean;
   /** The delivery's logger: every line about this delivery carries its ids, channel and attempt. */
   log: Logger;
+  /** The history's detail for this attempt ("attempt 2"), for a channel that records `sent` itself. */
+  sentDetail: string;
 }
 
 export interface SendResult {
   /** The channel's id of what was sent (the email Message-ID...). */
   messageId: string;
+  /**
+   * The channel recorded the delivery as sent itself, in the transaction that stored its message
+   * (in-app: with the inbox row, before the frame left), so the worker does not.
+   */
+  recorded?: boolean;
 }
 
 /**

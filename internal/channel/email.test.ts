@@ -21,6 +21,7 @@ const message = (i: number): OutgoingMessage => ({
   headers: {},
   automatic: false,
   log: createLogger({ level: "silent" }),
+  sentDetail: "attempt 1",
 });
 
 describe("email channel", () => {

@@ -21,11 +21,12 @@ export function createWebsocketChannel(d: WebsocketChannelDeps): Channel | undef
   if (d.settings.enabled === "false") return undefined;
   const { nc, topology } = d.bus;
   const log = d.log.child({ channel: "websocket" });
-  // Concurrent deliveries share one INSERT: the inbox write is the channel's only statement.
-  const store = createBatcher<NewInboxItem, Awaited<ReturnType<typeof storeItems>>[number]>({
+  // Concurrent deliveries share one packet: their inbox rows and their `sent` in the ledger, one
+  // transaction. Recorded before the frame leaves, a client's ack never finds the delivery still sending.
+  const store = createBatcher<NewInboxItem & { sentDetail: string }, Awaited<ReturnType<typeof storeItems>>[number]>({
     maxItems: 500,
     maxConcurrent: 2,
-    run: (items) => storeItems(d.db, items),
+    run: (items) => storeItems(d.db, items, (it) => it.sentDetail),
   });
   return {
     name: "websocket",
@@ -43,11 +44,12 @@ export function createWebsocketChannel(d: WebsocketChannelDeps): Channel | undef
         template: m.templateKey ?? "",
         title: (m.parts.title ?? "").slice(0, 1000),
         body: m.parts.body ?? "",
+        sentDetail: m.sentDetail,
       });
       // A retried delivery publishes again unless the user already read it; clients drop ids they have.
       if (fresh || !item.readAt) nc.publish(topology.subjects.wsUser(userId), frames.notification(item));
       m.log.debug({ fresh }, "in-app notification stored and published");
-      return { messageId: `inbox:${item.seq}` };
+      return { messageId: `inbox:${item.seq}`, recorded: true };
     },
     status: () => ({ nats: nc.isClosed() ? "closed" : "up" }),
     async close() {},

@@ -95,6 +95,7 @@ const schema = z.object({
   NOTIFY_RELAY_BATCH: int(1, 5000).default(500),
   NOTIFY_RELAY_POLL: duration.default(1000),
   NOTIFY_PLAN_HANDOFF: duration.default(5000),
+  NOTIFY_LOCAL_DELIVERY: bool.default(true),
   NOTIFY_RECONCILE_AFTER: duration.default(300_000),
   NOTIFY_RECONCILE_EVERY: duration.default(30_000),
   NOTIFY_BREAKER_THRESHOLD: int(1, 10_000).default(5),
@@ -206,6 +207,11 @@ export interface Config {
    * waits this long before the relay may publish it (the fallback). 0 sends everything through the broker.
    */
   planHandoffMs: number;
+  /**
+   * A process that plans its own Sends (planHandoffMs) and runs the worker for a channel delivers those
+   * Sends' deliveries itself, without the broker's round trip (delivery/local.ts).
+   */
+  localDelivery: boolean;
   reconcileAfterMs: number;
   /** How often the relay role looks for work the broker may have lost. */
   reconcileEveryMs: number;
@@ -382,6 +388,7 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
     worker: { batch: p.NOTIFY_WORKER_BATCH, leaseMs: p.NOTIFY_LEASE, ackWaitMs: p.NOTIFY_ACK_WAIT },
     relay: { batch: p.NOTIFY_RELAY_BATCH, pollMs: p.NOTIFY_RELAY_POLL },
     planHandoffMs: p.NOTIFY_PLAN_HANDOFF,
+    localDelivery: p.NOTIFY_LOCAL_DELIVERY,
     reconcileAfterMs: p.NOTIFY_RECONCILE_AFTER,
     reconcileEveryMs: p.NOTIFY_RECONCILE_EVERY,
     shutdownGraceMs: p.NOTIFY_SHUTDOWN_GRACE,

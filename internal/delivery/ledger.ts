@@ -48,6 +48,36 @@ function decide(row: ClaimRow | undefined): ClaimResult {
   return { kind: "claimed", uncertain: expiredLease, attempts: row.attempts + 1 };
 }
 
+/** A delivery the channel accepted: its message id and the history's detail ("attempt 2"). */
+export interface SentRecord {
+  id: string;
+  messageId: string;
+  detail: string;
+}
+
+/**
+ * The statements that record deliveries as sent (history row, then state), to run in one transaction:
+ * the worker's own, and a channel's that stores its message in the same database (internal/channel/
+ * websocket.ts records `sent` with the inbox row). Two statements; their results come last in a packet.
+ * `messageIdSql`: an SQL expression over the deliveries row for the message id (a constant of ours,
+ * never input), when the ids are only known inside the same packet.
+ */
+export function sentStatements(items: readonly SentRecord[], messageIdSql?: string): { sql: string; values: unknown[] } {
+  return {
+    sql: `INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ${items.map(() => `(?, CURRENT_TIMESTAMP(3), ${DeliveryState.Sent}, ?)`).join(", ")};
+       UPDATE deliveries SET status = IF(status IN (${DeliveryState.Delivered}, ${DeliveryState.Read}), status, ${DeliveryState.Sent}),
+         message_id = ${messageIdSql ?? `CASE id ${items.map(() => "WHEN ? THEN ?").join(" ")} END`},
+         lease_until = NULL, last_error = '', sent_at = CURRENT_TIMESTAMP(3), updated_at = CURRENT_TIMESTAMP(3)
+       WHERE id IN (?)`,
+    // A client may acknowledge an in-app notification before its "sent" is recorded; never step back.
+    values: [
+      ...items.flatMap((i) => [i.id, i.detail.slice(0, 1000)]),
+      ...(messageIdSql ? [] : items.flatMap((i) => [i.id, i.messageId])),
+      items.map((i) => i.id),
+    ],
+  };
+}
+
 /**
  * The ledger operations a worker needs. A claim moves a row pending -> sending with a lease; a row
  * found in `sending` with an expired lease was held by a worker that died, possibly after the channel
@@ -96,18 +126,9 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
     });
 
   // History and state change of a whole batch of sent deliveries in one transaction, one packet.
-  const sentMany = async (items: { id: string; messageId: string; detail: string }[]): Promise<void[]> => {
-    await withTx(db, (c) =>
-      c.commitWith(
-        `INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ${items.map(() => `(?, CURRENT_TIMESTAMP(3), ${DeliveryState.Sent}, ?)`).join(", ")};
-       UPDATE deliveries SET status = IF(status IN (${DeliveryState.Delivered}, ${DeliveryState.Read}), status, ${DeliveryState.Sent}),
-         message_id = CASE id ${items.map(() => "WHEN ? THEN ?").join(" ")} END,
-         lease_until = NULL, last_error = '', sent_at = CURRENT_TIMESTAMP(3), updated_at = CURRENT_TIMESTAMP(3)
-       WHERE id IN (?)`,
-        // A client may acknowledge an in-app notification before its "sent" is recorded; never step back.
-        [...items.flatMap((i) => [i.id, i.detail.slice(0, 1000)]), ...items.flatMap((i) => [i.id, i.messageId]), items.map((i) => i.id)],
-      ),
-    );
+  const sentMany = async (items: SentRecord[]): Promise<void[]> => {
+    const w = sentStatements(items);
+    await withTx(db, (c) => c.commitWith(w.sql, w.values));
     return items.map(() => undefined);
   };
 

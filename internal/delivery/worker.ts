@@ -11,7 +11,7 @@ import { userToVariables, type TemplateCatalog } from "../template/index.js";
 import type { UsersClient } from "../users/client.js";
 import { allAvailable, type Availability } from "../reliability/availability.js";
 import { classifyUsers, isInfrastructureError } from "../reliability/classify.js";
-import type { Ledger } from "./ledger.js";
+import type { ClaimResult, Ledger } from "./ledger.js";
 import { createKeyedBatcher } from "../store/batcher.js";
 
 /**
@@ -107,7 +107,6 @@ export function createDeliveryWorker(d: WorkerDeps) {
     !d.channel.address({ userId }) || (await d.templates.needsUser(msg.v, d.channel.name, msg.l || undefined).catch(() => true));
 
   async function handle(m: JsMsg, signal?: AbortSignal): Promise<Outcome> {
-    const started = Date.now();
     let msg: DeliverMessage;
     try {
       msg = decodeJson<DeliverMessage>(m.data);
@@ -115,13 +114,29 @@ export function createDeliveryWorker(d: WorkerDeps) {
     } catch (err) {
       return { kind: "poison", reason: `undecodable delivery message: ${(err as Error).message}` };
     }
-    const attempt = m.info.deliveryCount;
+    // A delivery first tried where it was planned (local.ts) carries that attempt in `k`.
+    const attempt = m.info.deliveryCount + (msg.k ?? 0);
+    const out = await attemptDelivery(msg, attempt, signal);
+    return out.kind === "retry" && msg.k ? { ...out, attempt } : out;
+  }
+
+  /**
+   * Attempt 1 of a delivery whose row the planner in this process inserted already claimed (sending,
+   * attempts 1, leased): no gate wait (the caller checked `ready()`), no claim round trip.
+   */
+  const deliverClaimed = (msg: DeliverMessage): Promise<Outcome> => attemptDelivery(msg, 1, undefined, { kind: "claimed", uncertain: false, attempts: 1 });
+
+  /** Whether a delivery could start now without waiting for a dependency (the stricter gate: with a user lookup). */
+  const ready = () => gates.user.available;
+
+  async function attemptDelivery(msg: DeliverMessage, attempt: number, signal?: AbortSignal, preclaimed?: ClaimResult & { kind: "claimed" }): Promise<Outcome> {
+    const started = Date.now();
     const dlog = log.child({ notificationId: msg.n, deliveryId: msg.d, attempt });
     const retryIn = d.backoffMs ? backoffFor(d.backoffMs, attempt) : undefined;
 
     const userId = msg.u && (await needsUser(msg, msg.u)) ? msg.u : undefined;
     const gate = userId ? gates.user : gates.bare;
-    if (!gate.available) {
+    if (!preclaimed && !gate.available) {
       try {
         await gate.whenAvailable(signal);
       } catch {
@@ -134,7 +149,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
     // costs little (both are cached) and its outcome is dropped.
     const notification = settled(loadNotification(msg));
     const recipientUser = userId ? settled(d.users.getUser(userId)) : undefined;
-    const claim = await d.ledger.claim(msg.d);
+    const claim = preclaimed ?? (await d.ledger.claim(msg.d));
     if (claim.kind === "missing") return { kind: "term", reason: `unknown delivery ${msg.d}` };
     if (claim.kind === "done") {
       d.observe?.("duplicate", 0, msg);
@@ -218,6 +233,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
         headers,
         automatic: n.automatic,
         log: dlog,
+        sentDetail: claim.uncertain ? `attempt ${claim.attempts} (resent after uncertain)` : `attempt ${claim.attempts}`,
       };
       let sent;
       try {
@@ -233,7 +249,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
         }
         return fail(new DeliveryError((err as Error).message, true, "channel_error"));
       }
-      await recordSent(msg.d, sent.messageId, claim.uncertain ? `attempt ${claim.attempts} (resent after uncertain)` : `attempt ${claim.attempts}`);
+      if (!sent.recorded) await recordSent(msg.d, sent.messageId, out.sentDetail);
       d.observe?.("sent", Date.now() - started, msg);
       dlog.debug("delivery sent");
       return { kind: "ack" };
@@ -261,5 +277,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
     }
   }
 
-  return { handle };
+  return { handle, deliverClaimed, ready };
 }
+
+export type DeliveryWorker = ReturnType<typeof createDeliveryWorker>;

@@ -1,5 +1,6 @@
 import type { Db } from "../store/db.js";
-import { toDate } from "../store/db.js";
+import { toDate, withTx } from "../store/db.js";
+import { sentStatements } from "../delivery/ledger.js";
 
 /** One in-app notification as stored; `id` is the id of its websocket delivery. */
 export interface InboxItem {
@@ -54,18 +55,32 @@ function fromRow(r: Row): InboxItem {
   };
 }
 
+/** The in-app delivery's message id, in SQL over its deliveries row: its inbox row's seq. */
+const INBOX_MESSAGE_ID = "(SELECT CONCAT('inbox:', i.seq) FROM inbox i WHERE i.delivery_id = deliveries.id)";
+
 /**
- * Stores each item once per delivery, all in one INSERT: a redelivered message finds its row and gets
+ * Stores each item once per delivery, all in one INSERT (with `sent`, the history's detail for each,
+ * their deliveries are recorded as sent in the same transaction): a redelivered message finds its row and gets
  * it back (fresh: false), so the caller can publish it again without a second inbox entry. RETURNING
  * names the rows this statement created; the others are read back.
  */
-export async function storeItems(db: Db, items: readonly NewInboxItem[]): Promise<{ item: InboxItem; fresh: boolean }[]> {
+export async function storeItems<I extends NewInboxItem>(db: Db, items: readonly I[], sent?: (it: I) => string): Promise<{ item: InboxItem; fresh: boolean }[]> {
   const now = new Date();
-  const [created] = (await db.query(
-    `INSERT IGNORE INTO inbox (delivery_id, notification_id, user_id, category, sender_id, template_key, title, body, created_at)
-     VALUES ? RETURNING seq, delivery_id`,
-    [items.map((it) => [it.id, it.notificationId, it.userId, it.category, it.senderId, it.template, it.title, it.body, now])],
-  )) as unknown as [{ seq: number; delivery_id: string }[]];
+  const insert = `INSERT IGNORE INTO inbox (delivery_id, notification_id, user_id, category, sender_id, template_key, title, body, created_at)
+     VALUES ? RETURNING seq, delivery_id`;
+  const values = [items.map((it) => [it.id, it.notificationId, it.userId, it.category, it.senderId, it.template, it.title, it.body, now])];
+  let created: { seq: number; delivery_id: string }[];
+  if (sent) {
+    // The deliveries are recorded as sent in the same transaction and packet as their inbox rows.
+    const once = [...new Map(items.map((it) => [it.id, { id: it.id, messageId: "", detail: sent(it) }])).values()];
+    const w = sentStatements(once, INBOX_MESSAGE_ID);
+    const [[rows]] = (await withTx(db, (c) => c.commitWith(`${insert}; ${w.sql}`, [...values, ...w.values]))) as unknown as [
+      [{ seq: number; delivery_id: string }[]],
+    ];
+    created = rows;
+  } else {
+    [created] = (await db.query(insert, values)) as unknown as [{ seq: number; delivery_id: string }[]];
+  }
   const seqOf = new Map(created.map((r) => [r.delivery_id, Number(r.seq)]));
   const others = items.filter((it) => !seqOf.has(it.id)).map((it) => it.id);
   const existing = new Map<string, InboxItem>();

@@ -58,4 +58,9 @@ export interface DeliverMessage {
    * notification.
    */
   x?: { data: string; template: string; sender: string };
+  /**
+   * Attempts made before this message was published (a delivery tried first in the process that
+   * planned it, internal/delivery/local.ts); the broker's count starts again at 1.
+   */
+  k?: number;
 }

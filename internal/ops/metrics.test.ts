@@ -83,7 +83,7 @@ describe("platform metrics", () => {
     const m = createPlatformMetrics({ processMetrics: false });
     const real = new Fake();
     const ch = m.instrumentChannel(real) as Fake;
-    const msg = (id: string) => ({ deliveryId: id, notificationId: "n", category: "c", recipient: {}, parts: {}, headers: {}, automatic: true, log: createLogger({ level: "silent" }) });
+    const msg = (id: string) => ({ deliveryId: id, notificationId: "n", category: "c", recipient: {}, parts: {}, headers: {}, automatic: true, log: createLogger({ level: "silent" }), sentDetail: "attempt 1" });
     expect(await ch.send(msg("ok"))).toEqual({ messageId: "m1" });
     await expect(ch.send(msg("perm"))).rejects.toThrow("no");
     await expect(ch.send(msg("temp"))).rejects.toThrow("later");

@@ -61,6 +61,11 @@ export function createPlatformMetrics(opts: MetricsOptions = {}): PlatformMetric
     "Single Sends planned by the planner of the process that accepted them (planned), or left to the relay and the broker (failed)",
     ["outcome"],
   );
+  const locals = counter(
+    "notify_local_deliveries_total",
+    "Deliveries of single Sends made by the process that accepted and planned them, without the broker, by the first attempt's outcome (retry: it left through the outbox; error: left to the reconciler)",
+    ["channel", "outcome"],
+  );
   const relayRound = histogram("notify_relay_round_seconds", "Duration of relay rounds that moved rows", [], FAST);
   const planned = counter("notify_deliveries_planned_total", "Deliveries created by the planner, by decision", ["channel", "decision"]);
   const published = counter("notify_deliveries_published_total", "Deliveries the planner published to the channel's subject at once", ["channel"]);
@@ -92,6 +97,7 @@ export function createPlatformMetrics(opts: MetricsOptions = {}): PlatformMetric
   const observer: PipelineObserver = {
     accepted: (n, source = "api") => accepted.inc({ source }, n),
     handedOff: (outcome) => handoffs.inc({ outcome }),
+    local: (channel, outcome) => locals.inc({ channel, outcome }),
     relayed: (n, ms) => {
       relayed.inc(n);
       relayRound.observe(ms / 1000);

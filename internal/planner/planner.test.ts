@@ -102,7 +102,7 @@ describe("planner record, rows that exist already", () => {
     await db.query("UPDATE deliveries SET status = ? WHERE id = ?", [DeliveryState.Sent, `${n.id}-b`]);
     published.length = 0;
     // A redelivered request: -b exists (sent), -c is new; -a is skipped by policy.
-    const r = await planner.record(n, deliveries(n.id), publish);
+    const { delivering: _, ...r } = await planner.record(n, deliveries(n.id), publish);
     expect(r).toEqual({ created: 2, published: 1 });
     expect(published.map((m) => m.msgId)).toEqual([`${n.id}-c`]);
     const [rows] = (await db.query("SELECT id, status FROM deliveries WHERE notification_id = ? ORDER BY id", [n.id])) as unknown as [

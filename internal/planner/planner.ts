@@ -9,6 +9,7 @@ import type { NotificationRow } from "../notification/queries.js";
 import { createBatcher, createKeyedBatcher } from "../store/batcher.js";
 import { DeliveryState, NotificationState, type DeliverMessage, type RequestMessage } from "../notification/model.js";
 import type { NormalRecipient } from "../notification/validate.js";
+import type { LocalDelivery } from "../delivery/local.js";
 import { addressDecisionKey, decisionKey, type Decision, type PlanPolicy } from "./policy.js";
 
 /** Larger data stays in the notification's row; the worker reads it from there. */
@@ -24,6 +25,11 @@ export interface PlannerDeps {
   addressChannels?: string[];
   /** Called after each notification is recorded: deliveries created now, and those published (metrics). */
   observe?: (created: PlannedDelivery[], published: PlannedDelivery[]) => void;
+  /**
+   * This process's worker for a channel, when it may deliver what this process planned from its own
+   * Sends (see delivery/local.ts); consulted at each handoff.
+   */
+  local?: (channel: string) => LocalDelivery | undefined;
 }
 
 export interface PlannedDelivery {
@@ -33,6 +39,8 @@ export interface PlannedDelivery {
   address?: string;
   channel: string;
   decision: Decision;
+  /** Set when the row is inserted already claimed by this process for this long (local delivery). */
+  leaseMs?: number;
 }
 
 /**
@@ -143,27 +151,57 @@ export function createPlanner(d: PlannerDeps) {
     n: NotificationRow,
     planned: PlannedDelivery[],
     publish: (msgs: OutMessage[]) => Promise<unknown> = (msgs) => publishAll(d.js, msgs),
-  ): Promise<{ created: number; published: number }> {
-    if (planned.length === 0) return { created: 0, published: 0 };
-    const { fresh, existing } = await writeRows({ n, planned });
-    const toSend = planned.filter(
-      (p) => p.decision.kind !== "skip" && (existing.get(p.id) ?? DeliveryState.Pending) === DeliveryState.Pending,
-    );
+    here = false,
+  ): Promise<{ created: number; published: number; delivering: Promise<unknown> }> {
+    if (planned.length === 0) return { created: 0, published: 0, delivering: Promise.resolve() };
+    // Deliveries this process will make itself are inserted claimed; a place is reserved for each first.
+    const takers = new Map<PlannedDelivery, LocalDelivery>();
+    if (here && d.local) {
+      for (const p of planned) {
+        const local = p.decision.kind === "deliver" ? d.local(p.channel) : undefined;
+        if (local?.reserve()) {
+          takers.set(p, local);
+          p.leaseMs = local.leaseMs;
+        }
+      }
+    }
+    let fresh: PlannedDelivery[];
+    let existing: Map<string, number>;
+    try {
+      ({ fresh, existing } = await writeRows({ n, planned }));
+    } catch (err) {
+      for (const local of takers.values()) local.unreserve();
+      throw err;
+    }
+    const created = new Set(fresh);
     const inline = n.campaign_id == null && n.data.length <= INLINE_DATA_MAX;
+    const body = (p: PlannedDelivery): DeliverMessage => ({
+      d: p.id,
+      n: n.id,
+      ch: p.channel,
+      u: p.userId || undefined,
+      a: p.address,
+      v: n.template_version_id,
+      l: n.locale,
+      c: n.category,
+      x: inline ? { data: n.data, template: n.template_key, sender: n.sender_id } : undefined,
+    });
+    const local: Promise<void>[] = [];
+    for (const [p, taker] of takers) {
+      // A row that existed already was not inserted claimed: it goes the broker's way below.
+      if (created.has(p)) local.push(taker.deliver(body(p)));
+      else taker.unreserve();
+    }
+    const toSend = planned.filter(
+      (p) =>
+        p.decision.kind !== "skip" &&
+        !(takers.has(p) && created.has(p)) &&
+        (existing.get(p.id) ?? DeliveryState.Pending) === DeliveryState.Pending,
+    );
     const msg = (p: PlannedDelivery): OutMessage => ({
       subject: d.topology.subjects.deliver(p.channel),
       msgId: p.id,
-      data: encodeJson({
-        d: p.id,
-        n: n.id,
-        ch: p.channel,
-        u: p.userId || undefined,
-        a: p.address,
-        v: n.template_version_id,
-        l: n.locale,
-        c: n.category,
-        x: inline ? { data: n.data, template: n.template_key, sender: n.sender_id } : undefined,
-      } satisfies DeliverMessage),
+      data: encodeJson(body(p) satisfies DeliverMessage),
     });
     const now2 = toSend.filter((p) => p.decision.kind === "deliver");
     const held = toSend.filter((p) => p.decision.kind === "hold");
@@ -178,16 +216,21 @@ export function createPlanner(d: PlannerDeps) {
     }
     await publish(now2.map(msg));
     d.observe?.(fresh, now2);
-    return { created: fresh.length, published: now2.length };
+    return { created: fresh.length, published: now2.length, delivering: Promise.all(local) };
   }
 
-  /** Plans a notification and publishes its deliveries; `drop`: its request's outbox row goes too. */
+  /**
+   * Plans a notification and publishes its deliveries; `drop`: its request's outbox row goes too, and
+   * the deliveries this process can make itself are made here (local.ts).
+   */
   async function planRow(n: NotificationRow, drop: boolean): Promise<void> {
     const recipients = JSON.parse(n.recipients) as NormalRecipient[];
     const planned = await plan(n, recipients);
-    const r = await record(n, planned);
+    const { delivering, ...r } = await record(n, planned, undefined, drop);
     if (n.status === NotificationState.Accepted || drop) await settle({ id: n.id, accepted: n.status === NotificationState.Accepted, drop });
     d.log.debug({ notificationId: n.id, ...r }, "notification planned");
+    // The handoff counts a notification in flight until its local deliveries are done (bounded, drained on stop).
+    await delivering;
   }
 
   async function handle(m: JsMsg): Promise<Outcome> {
@@ -222,13 +265,14 @@ export type Planner = ReturnType<typeof createPlanner>;
  */
 async function insertPlanned(db: Db, rows: { n: NotificationRow; p: PlannedDelivery }[]): Promise<Set<string>> {
   const now = new Date();
-  const stateOf = (p: PlannedDelivery) => (p.decision.kind === "skip" ? DeliveryState.Skipped : DeliveryState.Pending);
+  const stateOf = (p: PlannedDelivery) =>
+    p.decision.kind === "skip" ? DeliveryState.Skipped : p.leaseMs ? DeliveryState.Sending : DeliveryState.Pending;
   const detailOf = (p: PlannedDelivery) =>
     p.decision.kind === "skip" ? p.decision.reason : p.decision.kind === "hold" ? `held until ${p.decision.until.toISOString()}` : "planned";
   return withTx(db, async (c) => {
     const [inserted] = (await c.query(
       `INSERT IGNORE INTO deliveries (id, notification_id, recipient, user_id, channel, status, last_error, not_before,
-         created_at, updated_at) VALUES ? RETURNING id`,
+         attempts, lease_until, created_at, updated_at) VALUES ? RETURNING id`,
       [
         rows.map(({ n, p }) => [
           p.id,
@@ -239,6 +283,9 @@ async function insertPlanned(db: Db, rows: { n: NotificationRow; p: PlannedDeliv
           stateOf(p),
           p.decision.kind === "skip" ? p.decision.reason : "",
           p.decision.kind === "hold" ? p.decision.until : null,
+          // Claimed at birth by this process (local delivery): attempt 1 under way, leased.
+          p.leaseMs ? 1 : 0,
+          p.leaseMs ? new Date(now.getTime() + p.leaseMs) : null,
           now,
           now,
         ]),
@@ -248,7 +295,8 @@ async function insertPlanned(db: Db, rows: { n: NotificationRow; p: PlannedDeliv
     const created = rows.filter(({ p }) => won.has(p.id));
     if (created.length > 0)
       await c.commitWith("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", [
-        created.map(({ p }) => [p.id, now, stateOf(p), detailOf(p)]),
+        // A row inserted claimed was planned all the same: its history starts as every other's.
+        created.map(({ p }) => [p.id, now, p.leaseMs ? DeliveryState.Pending : stateOf(p), detailOf(p)]),
       ]);
     return won;
   });

@@ -23,7 +23,7 @@ export const reliabilityArea: Area = {
     const deadLetters = createDeadLetters({ db: ctx.db, js: ctx.bus.js, jsm: ctx.bus.jsm, topology: t, log, kickRelay });
     const consuming = roles.has("worker") || roles.has("planner");
 
-    if (consuming) s.addDeadLetterSink((_source, m, info) => deadLetters.captureMsg(m, info.kind, info.error).then(() => undefined));
+    if (consuming) s.addDeadLetterSink((_source, m, info) => deadLetters.captureMsg(m, info.kind, info.error, info.attempts).then(() => undefined));
     if (roles.has("api")) {
       s.addService((router) => router.service(OpsService, createOpsService(deadLetters)), OPS_DEAD_LETTER_RULES);
     }

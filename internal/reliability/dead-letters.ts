@@ -128,8 +128,8 @@ export function createDeadLetters(d: DeadLettersDeps) {
     return { created };
   }
 
-  /** Captures a message the consumer loop holds. */
-  const captureMsg = (m: JsMsg, kind: DeadReason, error: string) =>
+  /** Captures a message the consumer loop holds; `attempts` when more were made than the broker counted. */
+  const captureMsg = (m: JsMsg, kind: DeadReason, error: string, attempts?: number) =>
     capture({
       kind,
       error,
@@ -138,7 +138,7 @@ export function createDeadLetters(d: DeadLettersDeps) {
       subject: m.subject,
       publishedAt: new Date(Math.floor(millis(m.info.timestampNanos))),
       data: m.data,
-      deliveries: m.info.deliveryCount,
+      deliveries: Math.max(attempts ?? 0, m.info.deliveryCount),
     });
 
   const where = (f: DeadLetterFilter) => {
