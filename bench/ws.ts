@@ -260,7 +260,6 @@ async function platform() {
       "% of one core": ((ms - e0[process as keyof typeof e0]) / (w1 - w0)) * 100,
     }));
     const lat = latencies(started, got);
-    (await import("node:fs")).writeFileSync("/tmp/wslat.json", JSON.stringify(started.map((t, i) => [t - started[0], (got.get(i) ?? NaN) - t])));
     const stages = await stageLatencies(dbUrl, "bench %");
 
     // The gateway's own hop: the same frames published straight on the users' subjects, as the
