@@ -260,6 +260,11 @@ async function platform() {
       "% of one core": ((ms - e0[process as keyof typeof e0]) / (w1 - w0)) * 100,
     }));
     const lat = latencies(started, got);
+    // The window's p99 second by second: a steady tail and a burst read the same in one p99.
+    const bySecond = Array.from({ length: SECONDS }, (_, sec) => {
+      const idx = started.map((_t, i) => i).filter((i) => Math.floor((i * 1000) / RATE / 1000) === sec);
+      return latencies(idx.map((i) => started[i]), new Map(idx.map((i, k) => [k, got.get(i) ?? NaN]))).p99;
+    });
     const stages = await stageLatencies(dbUrl, "bench %");
 
     // The gateway's own hop: the same frames published straight on the users' subjects, as the
@@ -282,6 +287,7 @@ async function platform() {
       cpu: `pipeline ${((p1 - p0) / total).toFixed(2)}, gateway ${((g1 - g0) / total).toFixed(2)}`,
       statements: perUnit(q0, q1, total),
       stages,
+      bySecond,
       cost,
       hop,
     };
@@ -340,6 +346,7 @@ process.stdout.write(
   `targets: < 20 KiB per idle connection (gateway: ${gw.perConnKiB.toFixed(1)}), p99 < 100 ms (platform: ${gw.p99.toFixed(1)}); ` +
     `RSS is the gateway-only notifyd process (the pipeline runs in another process).\n` +
     `latency at ${RATE}/s by stage (ledger clocks, ms): ${formatStages(gw.stages)}\n` +
+    `p99 of each second of the window (ms): ${gw.bySecond.map((v) => v.toFixed(0)).join(" ")}\n` +
     `MariaDB statements per notification at ${RATE}/s (pipeline and receipts): ${formatCounts(gw.statements)}\n\n` +
     `CPU by process over the platform's timed window (Send -> client, acks included):\n\n${table(gw.cost)}\n` +
     `machine: ${gw.cost.reduce((a, c) => a + c["% of one core"], 0).toFixed(0)}% of 200% busy with these processes\n`,

@@ -36,6 +36,8 @@ export interface ChaosCluster {
   usersAddr: string;
   apiKey: string;
   grpcUrl: string;
+  /** The api process's HTTP listener (/metrics). */
+  httpUrl: string;
   dbUrl: string;
   prefix: string;
   env: Record<string, string>;
@@ -119,6 +121,7 @@ export async function startChaosCluster(o: ChaosClusterOptions): Promise<ChaosCl
     usersAddr,
     apiKey,
     grpcUrl: `http://127.0.0.1:${grpcPort}`,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
     dbUrl,
     prefix,
     env,

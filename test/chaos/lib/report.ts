@@ -26,6 +26,8 @@ export interface ChaosResult {
   timeToDrainMs: number;
   sendRetries: number;
   totalMs: number;
+  /** Deliveries the api process made itself, without the broker, since its last restart (its /metrics). */
+  localDeliveries?: number;
 }
 
 async function query<T>(c: mysql.Connection, sql: string, args: unknown[] = []): Promise<T[]> {
@@ -133,6 +135,7 @@ export function formatTable(name: string, r: ChaosResult): string {
     ["lost", r.lost],
     ["duplicates", r.duplicates],
     ["resent_after_uncertain (ledger sum)", r.resentAfterUncertain],
+    ["delivered by the api process itself, since its last restart", r.localDeliveries ?? "—"],
     ["failed (permanent, injected)", r.failed],
     ["dead", r.dead],
     ["dead letters (of which poison)", `${r.deadLetters} (${r.poisonLetters})`],

@@ -1,3 +1,4 @@
+import { scrape, sumOf } from "../../scale/prom-text.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "nats";
 import { startChaosCluster, type ChaosCluster } from "./cluster.js";
@@ -131,9 +132,10 @@ export async function runScenario(o: ScenarioOptions, log: (s: string) => void =
     natsNodes: o.natsNodes,
     users: o.users,
     env: o.env,
-    // The api process plans its own single Sends (planner/handoff.ts): a kill of it mid-handoff leaves
-    // requests that only the relay's grace period brings back.
-    processes: { api: "api,planner", relay: "relay", w1: "planner,worker", w2: "planner,worker" },
+    // The api process plans its own single Sends (planner/handoff.ts) and delivers them (delivery/
+    // local.ts): a kill of it mid-handoff leaves requests that only the relay's grace period brings
+    // back, and deliveries claimed at birth that only the reconciler does, once their lease is over.
+    processes: { api: "api,planner,worker", relay: "relay", w1: "planner,worker", w2: "planner,worker" },
   });
   try {
     note(`cluster up: MariaDB :${cluster.db.port}, NATS ${cluster.natsUrl}, users-demo ${cluster.usersAddr}, 4 notifyd processes`);
@@ -164,6 +166,7 @@ export async function runScenario(o: ScenarioOptions, log: (s: string) => void =
     await sleep(1500);
     note("drained");
     const result = await measure(cluster.dbUrl, cluster.sink, plan, sent, { poison: o.poison, drainedAt, lastFaultAt, startedAt });
+    result.localDeliveries = sumOf(await scrape(`${cluster.httpUrl}/metrics`), "notify_local_deliveries_total");
     log(formatTable(o.name, result));
     saveResult(o.name, result, timeline);
     return result;
