@@ -24,6 +24,12 @@ const SMALL = Number(process.env.BENCH_SMALL_N ?? 10_000);
 const RAW_N = Number(process.env.BENCH_RAW_N ?? 20_000);
 const PACED_RATE = Number(process.env.BENCH_RATE ?? 1000);
 const CAPS = { rate: 200, concurrency: 8, batch: 100 };
+/**
+ * notifyd processes with the worker role beside the one that runs the campaign (which has all roles):
+ * on two cores the platform scales out this way, and the one-process baseline has no second process.
+ * 0 measures the single process.
+ */
+const EXTRA_WORKERS = Number(process.env.BENCH_CAMPAIGN_WORKERS ?? 1);
 const NATS = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,32 +71,34 @@ interface Env {
   sink: CountingSink;
 }
 
+function notifydEnv(e: Env, extra: Record<string, string>): Record<string, string> {
+  return {
+    NOTIFY_DB_URL: e.dbUrl,
+    NOTIFY_NATS_URL: NATS,
+    NOTIFY_NATS_PREFIX: e.prefix,
+    NOTIFY_SMTP_URL: e.sink.url,
+    NOTIFY_SMTP_RATE: "100000",
+    NOTIFY_SMTP_POOL: "4",
+    NOTIFY_WORKER_BATCH: "256",
+    NOTIFY_USERS_ADDR: e.usersAddr,
+    NOTIFY_USERS_RATE: String(CAPS.rate),
+    NOTIFY_USERS_CONCURRENCY: String(CAPS.concurrency),
+    NOTIFY_USERS_BATCH: String(CAPS.batch),
+    NOTIFY_CAMPAIGN_POLL: "200ms",
+    NOTIFY_BOOTSTRAP_API_KEY: e.apiKey,
+    NOTIFY_MIGRATE_ON_START: "false",
+    NOTIFY_LOG_LEVEL: "warn",
+    NOTIFY_ROLES: "api,relay,planner,worker,scheduler",
+    ...extra,
+  };
+}
+
 async function startNotifyd(e: Env, extra: Record<string, string> = {}): Promise<{ proc: ManagedProcess; url: string }> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const proc = spawnNode(
     "cmd/notifyd/main.ts",
     [],
-    {
-      NOTIFY_DB_URL: e.dbUrl,
-      NOTIFY_NATS_URL: NATS,
-      NOTIFY_NATS_PREFIX: e.prefix,
-      NOTIFY_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
-      NOTIFY_HTTP_ADDR: `127.0.0.1:${httpPort}`,
-      NOTIFY_SMTP_URL: e.sink.url,
-      NOTIFY_SMTP_RATE: "100000",
-      NOTIFY_SMTP_POOL: "4",
-      NOTIFY_WORKER_BATCH: "256",
-      NOTIFY_USERS_ADDR: e.usersAddr,
-      NOTIFY_USERS_RATE: String(CAPS.rate),
-      NOTIFY_USERS_CONCURRENCY: String(CAPS.concurrency),
-      NOTIFY_USERS_BATCH: String(CAPS.batch),
-      NOTIFY_CAMPAIGN_POLL: "200ms",
-      NOTIFY_BOOTSTRAP_API_KEY: e.apiKey,
-      NOTIFY_MIGRATE_ON_START: "false",
-      NOTIFY_LOG_LEVEL: "warn",
-      NOTIFY_ROLES: "api,relay,planner,worker,scheduler",
-      ...extra,
-    },
+    notifydEnv(e, { NOTIFY_GRPC_ADDR: `127.0.0.1:${grpcPort}`, NOTIFY_HTTP_ADDR: `127.0.0.1:${httpPort}`, ...extra }),
     { name: "notifyd-bench-campaign", logFile: true },
   );
   const url = `http://127.0.0.1:${grpcPort}`;
@@ -109,6 +117,13 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
   // The paced run measures the token bucket alone: its backlog limit is lifted so slower workers do not
   // hold publishing back (the limit is what the big run shows).
   const { proc, url } = await startNotifyd(e, o.unlimitedBacklog ? { NOTIFY_CAMPAIGN_MAX_BACKLOG: String(o.n + 1) } : {});
+  const workers: ManagedProcess[] = [];
+  for (let i = 0; i < EXTRA_WORKERS; i++) {
+    const w = spawnNode("cmd/notifyd/main.ts", [], notifydEnv(e, { NOTIFY_ROLES: "worker", NOTIFY_LOG_LEVEL: "info" }), { name: `notifyd-bench-worker-${i + 1}`, logFile: true });
+    workers.push(w);
+    await w.waitForLine("notifyd started", 60_000);
+  }
+  const processCpu = () => cpuMs(proc.pid) + workers.reduce((a, w) => a + cpuMs(w.pid), 0);
   const client = createConnectClient(CampaignService, { baseUrl: url, apiKey: e.apiKey });
   const nc = await connect({ servers: NATS });
   const publishes: number[] = [];
@@ -124,7 +139,7 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
     }
     const sent0 = e.sink.count();
     let peakRss = rssKiB(proc.pid);
-    const cpu0 = cpuMs(proc.pid);
+    const cpu0 = processCpu();
     const t0 = performance.now();
     await client.schedule({ campaignId: id });
     const timer = setInterval(() => {
@@ -137,7 +152,7 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
     await e.sink.waitFor(sent0 + o.n, 30 * 60_000);
     const secs = (performance.now() - t0) / 1000;
     clearInterval(timer);
-    const cpu = cpuMs(proc.pid) - cpu0;
+    const cpu = processCpu() - cpu0;
     // The ledger records "sent" in batches just after the sink has the mail: wait for the run's counters to settle.
     let g = await client.get({ campaignId: id });
     for (let i = 0; i < 50 && Number(g.runs[0]?.sent ?? 0) < o.n; i++) {
@@ -161,6 +176,7 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
   } finally {
     sub.unsubscribe();
     await nc.close();
+    for (const w of workers) await w.stop({ timeoutMs: 20_000 });
     await proc.stop({ timeoutMs: 20_000 });
   }
 }
@@ -239,7 +255,7 @@ try {
       `peak RSS ${SMALL} vs ${BIG} at the same settings: ${sameConfig.peakRssMiB.toFixed(0)} vs ${big.peakRssMiB.toFixed(0)} MiB ` +
       `(${((big.peakRssMiB / sameConfig.peakRssMiB - 1) * 100).toFixed(1)}%, target within 10%); ` +
       `duplicates at sink = ${env.sink.duplicates()}; runs: ${RunStatus[small.run.status]} sent=${small.run.sent}, ${RunStatus[big.run.status]} sent=${big.run.sent}\n` +
-      `cpu ms/msg for campaigns counts the notifyd process only (api+relay+planner+worker+scheduler); users-demo and the sink run in the bench process.\n`,
+      `cpu ms/msg for campaigns counts the notifyd processes: one with api+relay+planner+worker+scheduler${EXTRA_WORKERS ? ` and ${EXTRA_WORKERS} with the worker role (BENCH_CAMPAIGN_WORKERS)` : ""}; peak RSS is the first one's; users-demo and the sink run in the bench process.\n`,
   );
 } finally {
   admin.close();
