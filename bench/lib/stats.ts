@@ -55,3 +55,32 @@ export function cpuMsOf(pids: number[]): number {
   }
   return sum;
 }
+
+/** Busy share (0..1) of all cores over `ms`, from /proc/stat. */
+export async function machineBusy(ms: number): Promise<number> {
+  const read = () => {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), idle: f[3] + f[4] };
+  };
+  const a = read();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = read();
+  const total = b.total - a.total;
+  return total > 0 ? 1 - (b.idle - a.idle) / total : 0;
+}
+
+/**
+ * Waits until the machine has been quiet (below `threshold` busy) for `seconds` in a row, at most
+ * `maxSeconds`: a scenario should not measure the one before it (MariaDB purging the rows of a dropped
+ * database, for minutes after a 100k campaign). Returns the seconds waited.
+ */
+export async function waitForQuiet(o: { threshold?: number; seconds?: number; maxSeconds?: number } = {}): Promise<number> {
+  const { threshold = 0.2, seconds = 3, maxSeconds = 120 } = o;
+  let quiet = 0;
+  let waited = 0;
+  while (quiet < seconds && waited < maxSeconds) {
+    quiet = (await machineBusy(1000)) < threshold ? quiet + 1 : 0;
+    waited++;
+  }
+  return waited;
+}
