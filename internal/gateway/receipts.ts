@@ -1,6 +1,6 @@
 import type { Logger } from "../log/logger.js";
 import { DeliveryState } from "../notification/model.js";
-import { withTx, type Db, type TxConn } from "../store/db.js";
+import { withTx, type Db } from "../store/db.js";
 import { unreadCount } from "./inbox-store.js";
 import { frames } from "./protocol.js";
 
@@ -85,76 +85,74 @@ export function createReceipts(deps: {
     );
   }
 
-  /** Records receipts of several users in one transaction; returns the changed ids per request. */
+  /**
+   * Records receipts of several users in one transaction of two packets: the inbox rows and their
+   * deliveries read and locked (inbox first, as the websocket channel writes them), then the inbox
+   * update with the ledger's moves and the COMMIT. Returns the changed ids per request.
+   */
   async function recordMany(reqs: Request[], kind: ReceiptKind): Promise<string[][]> {
     const askers = new Map<string, Set<string>>();
     for (const r of reqs) for (const id of r.ids) (askers.get(id) ?? askers.set(id, new Set()).get(id)!).add(r.userId);
     if (askers.size === 0) return reqs.map(() => []);
-    const changed = await withTx(db, async (c) => {
+    const asked = [...askers.keys()];
+    const { changed, waiting } = await withTx(db, async (c) => {
       // Row locks make two tabs acknowledging the same item at once record it once.
-      const [rows] = (await c.query("SELECT delivery_id, user_id, delivered_at, read_at FROM inbox WHERE delivery_id IN (?) FOR UPDATE", [
-        [...askers.keys()],
-      ])) as unknown as [{ delivery_id: string; user_id: string; delivered_at: Date | null; read_at: Date | null }[]];
+      const [[rows, states]] = (await c.query(
+        `SELECT delivery_id, user_id, delivered_at, read_at FROM inbox WHERE delivery_id IN (?) FOR UPDATE;
+         SELECT id, status FROM deliveries WHERE id IN (?) FOR UPDATE`,
+        [asked, asked],
+      )) as unknown as [[{ delivery_id: string; user_id: string; delivered_at: Date | null; read_at: Date | null }[], LedgerRow[]]];
       // Only the owner's receipts count: an id another user names is ignored.
       const todo = rows
         .filter((r) => askers.get(r.delivery_id)?.has(r.user_id) && (kind === "read" ? r.read_at == null : r.delivered_at == null))
         .map((r) => ({ id: r.delivery_id, userId: r.user_id }));
-      if (todo.length === 0) return todo;
+      if (todo.length === 0) return { changed: todo, waiting: [] };
       const now = new Date();
       const ids = todo.map((t) => t.id);
-      if (kind === "read") {
-        await c.commitWith("UPDATE inbox SET read_at = ?, delivered_at = COALESCE(delivered_at, ?) WHERE delivery_id IN (?)", [now, now, ids]);
-      } else {
-        await c.commitWith("UPDATE inbox SET delivered_at = ? WHERE delivery_id IN (?)", [now, ids]);
-      }
-      return todo;
+      const inbox =
+        kind === "read"
+          ? { sql: "UPDATE inbox SET read_at = ?, delivered_at = COALESCE(delivered_at, ?) WHERE delivery_id IN (?)", values: [now, now, ids] }
+          : { sql: "UPDATE inbox SET delivered_at = ? WHERE delivery_id IN (?)", values: [now, ids] };
+      const mine = new Set(ids);
+      const step = ledgerMoves(states.filter((r) => mine.has(r.id)), kind, now);
+      await c.commitWith([inbox.sql, ...step.sql].join(";\n"), [...inbox.values, ...step.values]);
+      return { changed: todo, waiting: step.waiting };
     });
-    if (changed.length > 0) await applyToLedger(changed.map((t) => t.id), kind, 0);
+    // A receipt for a delivery whose `sent` is not recorded yet waits for it (see applyToLedger).
+    if (waiting.length > 0) scheduleLedger(waiting, kind, 1);
     const owner = new Map(changed.map((t) => [t.id, t.userId]));
     return reqs.map((r) => r.ids.filter((id) => owner.get(id) === r.userId));
   }
 
-  async function applyToLedger(ids: string[], kind: ReceiptKind, attempt: number): Promise<void> {
-    let waiting: string[];
-    try {
-      waiting = await withTx(db, (c) => ledgerStep(c, ids, kind));
-    } catch (err) {
-      log.warn({ err: (err as Error).message, kind, count: ids.length }, "recording receipts in the ledger failed");
-      waiting = ids;
-    }
-    if (waiting.length === 0 || stopped) return;
+  function scheduleLedger(ids: string[], kind: ReceiptKind, attempt: number) {
+    if (stopped) return;
     if (attempt >= WAIT_TRIES) {
-      log.warn({ kind, ids: waiting.slice(0, 5), count: waiting.length }, "deliveries never reached `sent`; receipt kept in the inbox only");
+      log.warn({ kind, ids: ids.slice(0, 5), count: ids.length }, "deliveries never reached `sent`; receipt kept in the inbox only");
       return;
     }
     const t = setTimeout(() => {
       timers.delete(t);
-      void applyToLedger(waiting, kind, attempt + 1);
+      void applyToLedger(ids, kind, attempt);
     }, WAIT_MS);
     t.unref();
     timers.add(t);
   }
 
-  /** Moves the deliveries that may move; returns those still waiting for the worker's `sent`. */
-  async function ledgerStep(c: TxConn, ids: string[], kind: ReceiptKind): Promise<string[]> {
-    const [rows] = (await c.query("SELECT id, status FROM deliveries WHERE id IN (?) FOR UPDATE", [ids])) as unknown as [
-      { id: string; status: number }[],
-    ];
-    const target = kind === "read" ? DeliveryState.Read : DeliveryState.Delivered;
-    const from: number[] = kind === "read" ? [DeliveryState.Sent, DeliveryState.Delivered] : [DeliveryState.Sent];
-    const move = rows.filter((r) => from.includes(r.status)).map((r) => r.id);
-    const waiting = rows.filter((r) => r.status === DeliveryState.Sending || r.status === DeliveryState.Pending).map((r) => r.id);
-    if (move.length > 0) {
-      const now = new Date();
-      const detail = kind === "read" ? "read by the user" : "received by a client";
-      await c.commitWith("INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?; UPDATE deliveries SET status = ?, updated_at = ? WHERE id IN (?)", [
-        move.map((id) => [id, now, target, detail]),
-        target,
-        now,
-        move,
-      ]);
+  /** The ledger's part of receipts that waited for the worker's `sent`. */
+  async function applyToLedger(ids: string[], kind: ReceiptKind, attempt: number): Promise<void> {
+    let waiting: string[];
+    try {
+      waiting = await withTx(db, async (c) => {
+        const [rows] = (await c.query("SELECT id, status FROM deliveries WHERE id IN (?) FOR UPDATE", [ids])) as unknown as [LedgerRow[]];
+        const step = ledgerMoves(rows, kind, new Date());
+        if (step.sql.length > 0) await c.commitWith(step.sql.join(";\n"), step.values);
+        return step.waiting;
+      });
+    } catch (err) {
+      log.warn({ err: (err as Error).message, kind, count: ids.length }, "recording receipts in the ledger failed");
+      waiting = ids;
     }
-    return waiting;
+    if (waiting.length > 0) scheduleLedger(waiting, kind, attempt + 1);
   }
 
   async function announceRead(userId: string, ids: string[]) {
@@ -187,5 +185,28 @@ export function createReceipts(deps: {
       for (const t of timers) clearTimeout(t);
       timers.clear();
     },
+  };
+}
+
+interface LedgerRow {
+  id: string;
+  status: number;
+}
+
+/**
+ * The ledger's moves for these (locked) rows: the statements that move the deliveries that may move
+ * (history row, then state), and the ids still waiting for the worker's `sent`.
+ */
+function ledgerMoves(rows: readonly LedgerRow[], kind: ReceiptKind, now: Date): { sql: string[]; values: unknown[]; waiting: string[] } {
+  const target = kind === "read" ? DeliveryState.Read : DeliveryState.Delivered;
+  const from: number[] = kind === "read" ? [DeliveryState.Sent, DeliveryState.Delivered] : [DeliveryState.Sent];
+  const move = rows.filter((r) => from.includes(r.status)).map((r) => r.id);
+  const waiting = rows.filter((r) => r.status === DeliveryState.Sending || r.status === DeliveryState.Pending).map((r) => r.id);
+  if (move.length === 0) return { sql: [], values: [], waiting };
+  const detail = kind === "read" ? "read by the user" : "received by a client";
+  return {
+    sql: ["INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES ?", "UPDATE deliveries SET status = ?, updated_at = ? WHERE id IN (?)"],
+    values: [move.map((id) => [id, now, target, detail]), target, now, move],
+    waiting,
   };
 }
