@@ -112,4 +112,17 @@ describe("local delivery", () => {
       await apiOnly.stop();
     }
   });
+
+  it("publishes every delivery when NOTIFY_LOCAL_DELIVERY=false", async () => {
+    const off = await stack.startNode("api,planner,worker", { NOTIFY_LOCAL_DELIVERY: "false" });
+    try {
+      const other = createConnectClient(NotificationService, { baseUrl: off.grpcUrl, apiKey: stack.apiKey });
+      const { notificationId } = await other.send(mail("local-4", "local4@example.test"));
+      await eventually(async () => ((await delivery(notificationId))?.status === DeliveryState.Sent ? true : undefined), 15_000);
+      expect(await counter(off, "notify_deliveries_published_total", { channel: "email" })).toBe(1);
+      expect(await counter(off, "notify_local_deliveries_total", {})).toBe(0);
+    } finally {
+      await off.stop();
+    }
+  });
 });
