@@ -25,7 +25,6 @@ export interface LocalDelivery {
   deliver(msg: DeliverMessage): Promise<void>;
   /** Gives back a reservation that was not used (the row already existed). */
   unreserve(): void;
-  readonly inFlight: number;
 }
 
 export function createLocalDelivery(o: {
@@ -76,9 +75,6 @@ export function createLocalDelivery(o: {
       } finally {
         inFlight--;
       }
-    },
-    get inFlight() {
-      return inFlight;
     },
   };
 }

@@ -99,7 +99,7 @@ export function createReceipts(deps: {
       // Row locks make two tabs acknowledging the same item at once record it once.
       const [[rows, states]] = (await c.query(
         `SELECT delivery_id, user_id, delivered_at, read_at FROM inbox WHERE delivery_id IN (?) FOR UPDATE;
-         SELECT id, status FROM deliveries WHERE id IN (?) FOR UPDATE`,
+         ${LOCK_DELIVERIES}`,
         [asked, asked],
       )) as unknown as [[{ delivery_id: string; user_id: string; delivered_at: Date | null; read_at: Date | null }[], LedgerRow[]]];
       // Only the owner's receipts count: an id another user names is ignored.
@@ -143,7 +143,7 @@ export function createReceipts(deps: {
     let waiting: string[];
     try {
       waiting = await withTx(db, async (c) => {
-        const [rows] = (await c.query("SELECT id, status FROM deliveries WHERE id IN (?) FOR UPDATE", [ids])) as unknown as [LedgerRow[]];
+        const [rows] = (await c.query(LOCK_DELIVERIES, [ids])) as unknown as [LedgerRow[]];
         const step = ledgerMoves(rows, kind, new Date());
         if (step.sql.length > 0) await c.commitWith(step.sql.join(";\n"), step.values);
         return step.waiting;
@@ -187,6 +187,8 @@ export function createReceipts(deps: {
     },
   };
 }
+
+const LOCK_DELIVERIES = "SELECT id, status FROM deliveries WHERE id IN (?) FOR UPDATE";
 
 interface LedgerRow {
   id: string;
