@@ -192,6 +192,20 @@ describe("bad input is refused with the code and the field, and nothing is writt
     expect([Code.ResourceExhausted, Code.InvalidArgument]).toContain((err as ConnectError).code);
   });
 
+  it("takes a Send over the Connect protocol on HTTP/2 (the cheap wire for a high-volume sender)", async () => {
+    stack.sink.reset();
+    const h2 = createConnectClient(NotificationService, { baseUrl: node.grpcUrl, apiKey: stack.apiKey, protocol: "connect", httpVersion: "2" });
+    const res = await h2.send(plain("connect-h2-1", "h2@example.test", "Over Connect"));
+    const [mail] = await stack.sink.waitForMessages(1, 15_000);
+    expect(mail.subject).toBe("Over Connect");
+    expect((await h2.send(plain("connect-h2-1", "h2@example.test", "Over Connect"))).notificationId).toBe(res.notificationId);
+    const bad = await h2.send({ ...plain("connect-h2-2", "x@example.test"), data: { subject: "only" } }).catch((e) => e);
+    expect((bad as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((bad as ConnectError).message).toContain("data.body");
+    const anon = createConnectClient(NotificationService, { baseUrl: node.grpcUrl, protocol: "connect", httpVersion: "2" });
+    expect(((await anon.send(plain("connect-h2-3", "x@example.test")).catch((e) => e)) as ConnectError).code).toBe(Code.Unauthenticated);
+  });
+
   it("missing and wrong API keys", async () => {
     const anon = createConnectClient(NotificationService, { baseUrl: node.grpcUrl });
     const e1 = await anon.send(plain("auth-1", "x@example.test")).catch((e) => e);

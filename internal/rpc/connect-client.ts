@@ -5,8 +5,14 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 export interface ConnectClientOptions {
   /** Base URL, e.g. http://127.0.0.1:50051 */
   baseUrl: string;
-  /** "grpc" (HTTP/2) or "connect" (HTTP/1.1 JSON or binary). Default "grpc". */
+  /** "grpc" (HTTP/2) or "connect" (JSON or binary, over HTTP/1.1 or HTTP/2). Default "grpc". */
   protocol?: "grpc" | "connect";
+  /**
+   * The Connect protocol's HTTP version; default "1.1" (any HTTP port, proxies, curl). "2" speaks h2c
+   * to the gRPC port: a unary call there costs connect-node well under half of what a gRPC call does
+   * (no envelopes, no trailers), which is the cheap path for a high-volume sender.
+   */
+  httpVersion?: "1.1" | "2";
   /** API key sent as a bearer token. */
   apiKey?: string;
   /** Use JSON instead of binary (Connect protocol only). */
@@ -25,7 +31,7 @@ export function createConnectClient<S extends DescService>(service: S, opts: Con
   }
   const transport =
     opts.protocol === "connect"
-      ? createConnectTransport({ baseUrl: opts.baseUrl, httpVersion: "1.1", useBinaryFormat: !opts.json, interceptors })
+      ? createConnectTransport({ baseUrl: opts.baseUrl, httpVersion: opts.httpVersion ?? "1.1", useBinaryFormat: !opts.json, interceptors })
       : createGrpcTransport({ baseUrl: opts.baseUrl, interceptors });
   return createClient(service, transport);
 }
