@@ -20,11 +20,20 @@ const N = Number(process.env.BENCH_N ?? 3000);
 const RATE = Number(process.env.BENCH_RATE ?? 200);
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
 const CONCURRENCY = 64;
+const WARM = 1000;
 // The API process plans its own single Sends (planner/handoff.ts); the relay and the workers run beside.
 const ROLES = process.env.BENCH_ROLES ?? "api,planner;relay,worker";
 /** A directory: each notifyd writes a V8 CPU profile there (node --cpu-prof). */
 const PROF = process.env.BENCH_PROF;
-const CLIENT = process.env.BENCH_CLIENT ?? "grpc-js";
+/**
+ * How the load calls Send. grpc-js (default): the @grpc/grpc-js stub internal callers use; connect (or
+ * connect-grpc): @connectrpc/connect-node's gRPC transport; connect-h2: the Connect protocol over h2c.
+ * The first three are gRPC on the wire; whatever this is, the run also measures connect-h2 beside it.
+ */
+type Wire = "grpc-js" | "connect-grpc" | "connect-h2";
+const WIRE: Wire = ((w) => (w === "connect" ? "connect-grpc" : (w as Wire)))(process.env.BENCH_CLIENT ?? "grpc-js");
+const ALT: Wire = "connect-h2";
+const wireName: Record<Wire, string> = { "grpc-js": "gRPC (grpc-js)", "connect-grpc": "gRPC (connect-node)", "connect-h2": "Connect protocol, HTTP/2" };
 
 async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
   let next = 0;
@@ -43,9 +52,7 @@ const body = (i: number) => ({
 async function baseline() {
   const sink = await startCountingSink();
   const t = nodemailer.createTransport({ host: "127.0.0.1", port: sink.port, pool: true, maxConnections: 4, maxMessages: 1e9, secure: false, ignoreTLS: true });
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await pool(N, CONCURRENCY, (i) => {
+  const mail = (tag: string, i: number) => {
     const b = body(i);
     return t.sendMail({
       from: "Cinema <no-reply@cinema.example>",
@@ -53,10 +60,16 @@ async function baseline() {
       subject: b.subject,
       text: b.body,
       html: `<html><body><p>${b.body}</p></body></html>`,
-      messageId: `<base-${i}@cinema.example>`,
+      messageId: `<${tag}-${i}@cinema.example>`,
     });
-  });
-  await sink.waitFor(N, 60_000);
+  };
+  // Warmed like the platform (JIT, pool connections), so the ratio compares steady states.
+  await pool(WARM, CONCURRENCY, (i) => mail("warm", i));
+  await sink.waitFor(WARM, 60_000);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await pool(N, CONCURRENCY, (i) => mail("base", i));
+  await sink.waitFor(WARM + N, 60_000);
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   t.close();
@@ -78,6 +91,42 @@ async function insertBaseline(dbUrl: string) {
 
 const pool0 = pool;
 
+function clientFor(port: number, apiKey: string, wire: Wire) {
+  const baseUrl = `http://127.0.0.1:${port}`;
+  if (wire === "connect-grpc") return createConnectClient(NotificationService, { baseUrl, apiKey });
+  if (wire === "connect-h2") return createConnectClient(NotificationService, { baseUrl, apiKey, protocol: "connect", httpVersion: "2" });
+  return createGrpcClient(NotificationService, `127.0.0.1:${port}`, { metadata: { authorization: `Bearer ${apiKey}` } });
+}
+
+const sendWith = (client: ReturnType<typeof clientFor>) => (tag: string, i: number) =>
+  client.send({
+    idempotencyKey: `${tag}-${i}`,
+    template: "plain",
+    recipients: [{ target: { case: "email", value: `p${i}@example.test` } }],
+    data: { ...body(i), subject: `${tag} ${i}` },
+  });
+
+/**
+ * The RPC layer's floor: the same Sends from the same client to a connect-node server whose handler
+ * only answers (bench/lib/rpc-floor-server.ts). Calls/s, and the server's CPU per call.
+ */
+async function rpcFloor(wire: Wire) {
+  const port = await freePort();
+  const srv = spawnNode("bench/lib/rpc-floor-server.ts", [], { RPC_FLOOR_PORT: String(port) }, { name: "rpc-floor" });
+  try {
+    await srv.waitForLine((l) => l.json?.msg === "rpc floor listening", 30_000);
+    const send = sendWith(clientFor(port, "floor", wire));
+    // A fresh process: warmed until its JIT has settled, so the floor is not a cold start's.
+    await pool(N, CONCURRENCY, (i) => send("warm", i));
+    const cpu0 = cpuMs(srv.pid);
+    const t0 = performance.now();
+    await pool(N, CONCURRENCY, (i) => send("floor", i));
+    return { rate: N / ((performance.now() - t0) / 1000), serverCpuPerCall: (cpuMs(srv.pid) - cpu0) / N };
+  } finally {
+    await srv.stop({ timeoutMs: 5_000 });
+  }
+}
+
 async function pipeline() {
   const sink = await startCountingSink();
   const name = `bench_instant_${Date.now().toString(36)}`;
@@ -85,6 +134,8 @@ async function pipeline() {
   await ensureDatabase(dbUrl);
   await migrate(dbUrl);
   const insertRate = await insertBaseline(dbUrl);
+  const floor = await rpcFloor(WIRE);
+  const floorAlt = await rpcFloor(ALT);
   const apiKey = generateKey();
   // BENCH_ROLES: process groups separated by ";" (e.g. "api;relay,planner,worker"), one notifyd each.
   const groups = ROLES.split(";").map((g) => g.trim()).filter(Boolean);
@@ -123,22 +174,15 @@ async function pipeline() {
   });
   try {
     for (const n of nodes) await n.proc.waitForLine("notifyd started", 60_000);
-    // BENCH_CLIENT=connect: the load goes through @connectrpc/connect-node's gRPC transport instead of
-    // the @grpc/grpc-js stub internal callers use; both speak gRPC over HTTP/2 to the same server.
-    const client =
-      CLIENT === "connect"
-        ? createConnectClient(NotificationService, { baseUrl: `http://127.0.0.1:${grpcPort}`, apiKey })
-        : createGrpcClient(NotificationService, `127.0.0.1:${grpcPort}`, { metadata: { authorization: `Bearer ${apiKey}` } });
-    const send = (tag: string, i: number) =>
-      client.send({
-        idempotencyKey: `${tag}-${i}`,
-        template: "plain",
-        recipients: [{ target: { case: "email", value: `p${i}@example.test` } }],
-        data: { ...body(i), subject: `${tag} ${i}` },
-      });
-    // Warm up: JIT, pools, template cache.
-    await pool(200, 16, (i) => send("warm", i));
-    await sink.waitFor(200, 30_000);
+    const client = clientFor(grpcPort, apiKey, WIRE);
+    const send = sendWith(client);
+    const sendAlt = sendWith(clientFor(grpcPort, apiKey, ALT));
+    // Warm up over both wires at full concurrency (JIT, pools, template cache), so neither saturation
+    // run below pays for the other's warming.
+    await pool(WARM, CONCURRENCY, (i) => send("warm", i));
+    await pool(WARM, CONCURRENCY, (i) => sendAlt("warmalt", i));
+    let delivered = 2 * WARM;
+    await sink.waitFor(delivered, 60_000);
 
     // Saturation: as fast as 64 callers can send.
     const q0 = await dbStatements(dbUrl);
@@ -146,7 +190,7 @@ async function pipeline() {
     const t0 = performance.now();
     await pool(N, CONCURRENCY, (i) => send("sat", i));
     const acceptSecs = (performance.now() - t0) / 1000;
-    await sink.waitFor(200 + N, 120_000);
+    await sink.waitFor((delivered += N), 120_000);
     const secs = (performance.now() - t0) / 1000;
     const cpu1 = cpuNow();
     const q1 = await dbStatements(dbUrl);
@@ -154,20 +198,35 @@ async function pipeline() {
     const cpuBy = Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, (v - cpu0[k as keyof typeof cpu0]) / N]));
     const cpu = nodes.reduce((a, n) => a + cpuBy[`notifyd[${n.roles}]`], 0) * N;
 
+    // The same saturation with the Connect protocol on the wire: only the RPC layer's price differs.
+    const cpuA = cpuNow();
+    const tA = performance.now();
+    await pool(N, CONCURRENCY, (i) => sendAlt("satalt", i));
+    await sink.waitFor((delivered += N), 120_000);
+    const rateAlt = N / ((performance.now() - tA) / 1000);
+    const cpuA1 = cpuNow();
+    const cpuAlt = nodes.reduce((a, n) => a + cpuA1[`notifyd[${n.roles}]` as keyof typeof cpuA1] - cpuA[`notifyd[${n.roles}]` as keyof typeof cpuA], 0) / N;
+
     // Ingest alone: the other processes are stopped (SIGSTOP) so the Sends do not share the cores with
     // delivering; the accepted work waits in the outbox and leaves when they continue.
     const others = nodes.filter((n) => n !== apiNode);
-    let ingestAlone = NaN;
+    const ingestAlone = async (tag: string, fn: typeof send) => {
+      const c0 = cpuMs(apiNode.proc.pid);
+      const ti = performance.now();
+      await pool(N, CONCURRENCY, (i) => fn(tag, i));
+      return { rate: N / ((performance.now() - ti) / 1000), cpuPerCall: (cpuMs(apiNode.proc.pid) - c0) / N };
+    };
+    let ingest = { rate: NaN, cpuPerCall: NaN };
+    let ingestAlt = ingest;
     if (others.length > 0) {
       for (const n of others) process.kill(n.proc.pid, "SIGSTOP");
       try {
-        const ti = performance.now();
-        await pool(N, CONCURRENCY, (i) => send("ingest", i));
-        ingestAlone = N / ((performance.now() - ti) / 1000);
+        ingest = await ingestAlone("ingest", send);
+        ingestAlt = await ingestAlone("ingestalt", sendAlt);
       } finally {
         for (const n of others) process.kill(n.proc.pid, "SIGCONT");
       }
-      await sink.waitFor(200 + 2 * N, 120_000);
+      await sink.waitFor((delivered += 2 * N), 120_000);
     }
 
     // SendBatch: rows accepted per second, 500 per call.
@@ -184,12 +243,10 @@ async function pipeline() {
       });
     }
     const batchRows = (batches * 500) / ((performance.now() - tb) / 1000);
-    const before = 200 + N + (others.length > 0 ? N : 0);
-    await sink.waitFor(before + batches * 500, 120_000);
+    await sink.waitFor((delivered += batches * 500), 120_000);
 
     // Latency at a fixed offered rate: the target's 200/s, and half the rate this run saturated at
     // (where the path's own latency shows rather than a queue's).
-    let delivered = before + batches * 500;
     const latencyAt = async (rate: number, tag: string) => {
       const total = Math.max(20, Math.round(rate * RATE_SECONDS));
       const started = new Map<string, number>();
@@ -222,7 +279,12 @@ async function pipeline() {
       half,
       duplicates: sink.duplicates(),
       insertRate,
-      ingestAlone,
+      floor,
+      floorAlt,
+      ingest,
+      ingestAlt,
+      rateAlt,
+      cpuAlt,
       batchRows,
       cpuBy,
       statements,
@@ -240,12 +302,13 @@ const pipe = await pipeline();
 const rows = [
   { scenario: "raw: nodemailer pool -> sink (1 process)", "msgs/s": base.rate, "cpu ms/msg": base.cpuPerMsg, "p50 ms": "", "p99 ms": "" },
   {
-    scenario: `platform: Send (gRPC) -> SMTP sink; latency at ${RATE}/s offered`,
+    scenario: `platform: Send, ${wireName[WIRE]} -> SMTP sink; latency at ${RATE}/s offered`,
     "msgs/s": pipe.rate,
     "cpu ms/msg": pipe.cpuPerMsg,
     "p50 ms": pipe.p50,
     "p99 ms": pipe.p99,
   },
+  { scenario: `platform: Send, ${wireName[ALT]} -> SMTP sink`, "msgs/s": pipe.rateAlt, "cpu ms/msg": pipe.cpuAlt, "p50 ms": "", "p99 ms": "" },
   {
     scenario: `platform: latency at ${pipe.half.rate}/s offered (half of saturation)`,
     "msgs/s": "",
@@ -267,16 +330,23 @@ process.stdout.write(
 process.stdout.write(
   `MariaDB statements per delivered email at saturation: ${formatCounts(pipe.statements)}\n\n`,
 );
+const r2 = (a: number, b: number) => (a / b).toFixed(2);
 process.stdout.write(
   `${table([
-    { scenario: "raw: mysql2 single-row INSERT commits, 64 callers", "rows/s": pipe.insertRate },
-    { scenario: "platform: accepted Sends/s (committed), 64 callers, while delivering", "rows/s": pipe.acceptRate },
-    { scenario: "platform: accepted Sends/s (committed), 64 callers, api process alone", "rows/s": pipe.ingestAlone },
-    { scenario: "platform: SendBatch rows/s (500 per call)", "rows/s": pipe.batchRows },
-  ])}\n\ningest ratio Send/INSERT = ${(pipe.ingestAlone / pipe.insertRate).toFixed(2)} with the api alone, ${(pipe.acceptRate / pipe.insertRate).toFixed(2)} while delivering (target >= 0.8)\n\n`,
+    { scenario: "raw: mysql2 single-row INSERT commits, 64 callers", "rows/s": pipe.insertRate, "server cpu ms/call": "" },
+    { scenario: `floor: Send to a connect-node handler that only answers, ${wireName[WIRE]}`, "rows/s": pipe.floor.rate, "server cpu ms/call": pipe.floor.serverCpuPerCall },
+    { scenario: `floor: the same, ${wireName[ALT]}`, "rows/s": pipe.floorAlt.rate, "server cpu ms/call": pipe.floorAlt.serverCpuPerCall },
+    { scenario: `platform: accepted Sends/s (committed), while delivering, ${wireName[WIRE]}`, "rows/s": pipe.acceptRate, "server cpu ms/call": "" },
+    { scenario: `platform: accepted Sends/s (committed), api process alone, ${wireName[WIRE]}`, "rows/s": pipe.ingest.rate, "server cpu ms/call": pipe.ingest.cpuPerCall },
+    { scenario: `platform: the same, ${wireName[ALT]}`, "rows/s": pipe.ingestAlt.rate, "server cpu ms/call": pipe.ingestAlt.cpuPerCall },
+    { scenario: "platform: SendBatch rows/s (500 per call)", "rows/s": pipe.batchRows, "server cpu ms/call": "" },
+  ])}\n\n` +
+    `ingest ratio Send/INSERT (64 callers, api alone) = ${r2(pipe.ingest.rate, pipe.insertRate)} over ${wireName[WIRE]}, ${r2(pipe.ingestAlt.rate, pipe.insertRate)} over ${wireName[ALT]}; ` +
+    `${r2(pipe.acceptRate, pipe.insertRate)} while delivering; SendBatch/INSERT = ${r2(pipe.batchRows, pipe.insertRate)} (target >= 0.8)\n` +
+    `the RPC floor alone reaches ${r2(pipe.floor.rate, pipe.insertRate)} / ${r2(pipe.floorAlt.rate, pipe.insertRate)} of INSERT; Send reaches ${r2(pipe.ingest.rate, pipe.floor.rate)} / ${r2(pipe.ingestAlt.rate, pipe.floorAlt.rate)} of its floor\n\n`,
 );
 process.stdout.write(
-  `ratio platform/raw = ${(pipe.rate / base.rate).toFixed(2)} (target >= 0.8); ` +
+  `ratio platform/raw = ${r2(pipe.rate, base.rate)} over ${wireName[WIRE]}, ${r2(pipe.rateAlt, base.rate)} over ${wireName[ALT]} (target >= 0.8); ` +
     `p99 = ${pipe.p99.toFixed(1)} ms (target < 50); duplicates at sink = ${pipe.duplicates}\n` +
     `cpu ms/msg for the platform counts the notifyd processes only (${ROLES}); the sink and the load run in the bench process.\n`,
 );
