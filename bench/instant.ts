@@ -32,9 +32,13 @@ const PROF = process.env.BENCH_PROF;
  * The first three are gRPC on the wire; whatever this is, the run also measures connect-h2 beside it.
  */
 type Wire = "grpc-js" | "connect-grpc" | "connect-h2";
-const WIRE: Wire = ((w) => (w === "connect" ? "connect-grpc" : (w as Wire)))(process.env.BENCH_CLIENT ?? "grpc-js");
-const ALT: Wire = "connect-h2";
 const wireName: Record<Wire, string> = { "grpc-js": "gRPC (grpc-js)", "connect-grpc": "gRPC (connect-node)", "connect-h2": "Connect protocol, HTTP/2" };
+const WIRE = ((w) => {
+  const wire = w === "connect" ? "connect-grpc" : w;
+  if (!(wire in wireName)) throw new Error(`BENCH_CLIENT=${w}: expected one of grpc-js, connect, connect-grpc, connect-h2`);
+  return wire as Wire;
+})(process.env.BENCH_CLIENT ?? "grpc-js");
+const ALT: Wire = "connect-h2";
 
 async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
   let next = 0;
@@ -118,7 +122,7 @@ async function rpcFloor(wire: Wire) {
     await srv.waitForLine((l) => l.json?.msg === "rpc floor listening", 30_000);
     const send = sendWith(clientFor(port, "floor", wire));
     // A fresh process: warmed until its JIT has settled, so the floor is not a cold start's.
-    await pool(N, CONCURRENCY, (i) => send("warm", i));
+    await pool(Math.max(N, 3000), CONCURRENCY, (i) => send("warm", i));
     const cpu0 = cpuMs(srv.pid);
     const t0 = performance.now();
     await pool(N, CONCURRENCY, (i) => send("floor", i));
@@ -208,9 +212,6 @@ async function pipeline() {
     const cpuA1 = cpuNow();
     const cpuAlt = nodes.reduce((a, n) => a + cpuA1[`notifyd[${n.roles}]` as keyof typeof cpuA1] - cpuA[`notifyd[${n.roles}]` as keyof typeof cpuA], 0) / N;
 
-    // Ingest alone: the other processes are stopped (SIGSTOP) so the Sends do not share the cores with
-    // delivering; the accepted work waits in the outbox and leaves when they continue.
-    const others = nodes.filter((n) => n !== apiNode);
     // SendBatch: rows accepted per second, 500 per call, one caller.
     const sendBatches = async (tag: string) => {
       const tb = performance.now();
@@ -226,6 +227,10 @@ async function pipeline() {
       }
       return (BATCHES * 500) / ((performance.now() - tb) / 1000);
     };
+
+    // Ingest alone: the other processes are stopped (SIGSTOP) so the Sends do not share the cores with
+    // delivering; the accepted work waits in the outbox and leaves when they continue.
+    const others = nodes.filter((n) => n !== apiNode);
     const ingestAlone = async (tag: string, fn: typeof send) => {
       const c0 = cpuMs(apiNode.proc.pid);
       const ti = performance.now();
