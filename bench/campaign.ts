@@ -16,6 +16,7 @@ import { migrate } from "../internal/store/migrate.js";
 import { freePort } from "../test/harness/ports.js";
 import { spawnNode, type ManagedProcess } from "../test/harness/processes.js";
 import { startCountingSink, type CountingSink } from "./lib/sink.js";
+import { callers } from "./lib/load.js";
 import { cpuMs, rssKiB, table } from "./lib/stats.js";
 import { dbUrlFor, mariadbTransport } from "./lib/mariadb.js";
 
@@ -49,20 +50,12 @@ async function baseline(): Promise<{ rate: number; cpuPerMsg: number }> {
       html: `<html><body><h1>Happy birthday, User ${i}!</h1><p>The whole Cinema Online team wishes you a wonderful day.</p></body></html>`,
       messageId: `<raw-${i}@cinema.example>`,
     });
-  const run = async (from: number, to: number) => {
-    let next = from;
-    await Promise.all(
-      Array.from({ length: 64 }, async () => {
-        while (next < to) await mail(next++);
-      }),
-    );
-  };
   // Warmed first (JIT, pool connections): its 20,000 mails amortise a cold start less than 100,000 do.
-  await run(-1000, 0);
+  await callers(1000, 64, (i) => mail(i - 1000));
   await sink.waitFor(1000, 60_000);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await run(0, RAW_N);
+  await callers(RAW_N, 64, mail);
   await sink.waitFor(1000 + RAW_N, 120_000);
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);

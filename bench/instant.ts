@@ -11,6 +11,7 @@ import { migrate } from "../internal/store/migrate.js";
 import { freePort } from "../test/harness/ports.js";
 import { spawnNode } from "../test/harness/processes.js";
 import { deleteStreams } from "../test/harness/platform.js";
+import { callers } from "./lib/load.js";
 import { startCountingSink } from "./lib/sink.js";
 import { dbStatements, formatCounts, formatStages, perUnit, stageLatencies } from "./lib/db-counters.js";
 import { cpuMs, cpuMsOf, percentile, pidsNamed, table, waitForQuiet } from "./lib/stats.js";
@@ -40,15 +41,6 @@ const WIRE = ((w) => {
 })(process.env.BENCH_CLIENT ?? "grpc-js");
 const ALT: Wire = "connect-h2";
 
-async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
-}
-
 const body = (i: number) => ({
   subject: `Bench ${i}`,
   body: `Hello, this is message ${i}. Your tickets for tonight are ready; enjoy the film and the popcorn.`,
@@ -69,11 +61,11 @@ async function baseline() {
     });
   };
   // Warmed like the platform (JIT, pool connections), so the ratio compares steady states.
-  await pool(WARM, CONCURRENCY, (i) => mail("warm", i));
+  await callers(WARM, CONCURRENCY, (i) => mail("warm", i));
   await sink.waitFor(WARM, 60_000);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await pool(N, CONCURRENCY, (i) => mail("base", i));
+  await callers(N, CONCURRENCY, (i) => mail("base", i));
   await sink.waitFor(WARM + N, 60_000);
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
@@ -87,14 +79,12 @@ async function insertBaseline(dbUrl: string) {
   const pool = mysql.createPool({ uri: dbUrl, connectionLimit: 32 });
   await pool.query("CREATE TABLE bench_insert (id BIGINT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(64), payload TEXT)");
   const t0 = performance.now();
-  await pool0(N, CONCURRENCY, (i) => pool.execute("INSERT INTO bench_insert (k, payload) VALUES (?, ?)", [`k${i}`, "x".repeat(200)]));
+  await callers(N, CONCURRENCY, (i) => pool.execute("INSERT INTO bench_insert (k, payload) VALUES (?, ?)", [`k${i}`, "x".repeat(200)]));
   const rate = N / ((performance.now() - t0) / 1000);
   await pool.query("DROP TABLE bench_insert");
   await pool.end();
   return rate;
 }
-
-const pool0 = pool;
 
 function clientFor(port: number, apiKey: string, wire: Wire) {
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -122,10 +112,10 @@ async function rpcFloor(wire: Wire) {
     await srv.waitForLine((l) => l.json?.msg === "rpc floor listening", 30_000);
     const send = sendWith(clientFor(port, "floor", wire));
     // A fresh process: warmed until its JIT has settled, so the floor is not a cold start's.
-    await pool(Math.max(N, 3000), CONCURRENCY, (i) => send("warm", i));
+    await callers(Math.max(N, 3000), CONCURRENCY, (i) => send("warm", i));
     const cpu0 = cpuMs(srv.pid);
     const t0 = performance.now();
-    await pool(N, CONCURRENCY, (i) => send("floor", i));
+    await callers(N, CONCURRENCY, (i) => send("floor", i));
     return { rate: N / ((performance.now() - t0) / 1000), serverCpuPerCall: (cpuMs(srv.pid) - cpu0) / N };
   } finally {
     await srv.stop({ timeoutMs: 5_000 });
@@ -184,8 +174,8 @@ async function pipeline() {
     const sendAlt = sendWith(clientFor(grpcPort, apiKey, ALT));
     // Warm up over both wires at full concurrency (JIT, pools, template cache), so neither saturation
     // run below pays for the other's warming.
-    await pool(WARM, CONCURRENCY, (i) => send("warm", i));
-    await pool(WARM, CONCURRENCY, (i) => sendAlt("warmalt", i));
+    await callers(WARM, CONCURRENCY, (i) => send("warm", i));
+    await callers(WARM, CONCURRENCY, (i) => sendAlt("warmalt", i));
     let delivered = 2 * WARM;
     await sink.waitFor(delivered, 60_000);
 
@@ -193,7 +183,7 @@ async function pipeline() {
     const q0 = await dbStatements(dbUrl);
     const cpu0 = cpuNow();
     const t0 = performance.now();
-    await pool(N, CONCURRENCY, (i) => send("sat", i));
+    await callers(N, CONCURRENCY, (i) => send("sat", i));
     const acceptSecs = (performance.now() - t0) / 1000;
     await sink.waitFor((delivered += N), 120_000);
     const secs = (performance.now() - t0) / 1000;
@@ -204,13 +194,13 @@ async function pipeline() {
     const cpu = nodes.reduce((a, n) => a + cpuBy[`notifyd[${n.roles}]`], 0) * N;
 
     // The same saturation with the Connect protocol on the wire: only the RPC layer's price differs.
-    const cpuA = cpuNow();
+    const notifydCpu = () => nodes.reduce((a, n) => a + cpuMs(n.proc.pid), 0);
+    const cpuA = notifydCpu();
     const tA = performance.now();
-    await pool(N, CONCURRENCY, (i) => sendAlt("satalt", i));
+    await callers(N, CONCURRENCY, (i) => sendAlt("satalt", i));
     await sink.waitFor((delivered += N), 120_000);
     const rateAlt = N / ((performance.now() - tA) / 1000);
-    const cpuA1 = cpuNow();
-    const cpuAlt = nodes.reduce((a, n) => a + cpuA1[`notifyd[${n.roles}]` as keyof typeof cpuA1] - cpuA[`notifyd[${n.roles}]` as keyof typeof cpuA], 0) / N;
+    const cpuAlt = (notifydCpu() - cpuA) / N;
 
     // SendBatch: rows accepted per second, 500 per call, one caller.
     const sendBatches = async (tag: string) => {
@@ -234,7 +224,7 @@ async function pipeline() {
     const ingestAlone = async (tag: string, fn: typeof send) => {
       const c0 = cpuMs(apiNode.proc.pid);
       const ti = performance.now();
-      await pool(N, CONCURRENCY, (i) => fn(tag, i));
+      await callers(N, CONCURRENCY, (i) => fn(tag, i));
       return { rate: N / ((performance.now() - ti) / 1000), cpuPerCall: (cpuMs(apiNode.proc.pid) - c0) / N };
     };
     let ingest = { rate: NaN, cpuPerCall: NaN };

@@ -19,6 +19,7 @@ import { migrate } from "../internal/store/migrate.js";
 import { freePorts } from "../test/harness/ports.js";
 import { spawnNode, type ManagedProcess } from "../test/harness/processes.js";
 import { loadavg } from "node:os";
+import { callers } from "./lib/load.js";
 import { cpuMs, cpuMsOf, percentile, pidsNamed, rssKiB, table } from "./lib/stats.js";
 import { dbStatements, formatCounts, formatStages, perUnit, stageLatencies } from "./lib/db-counters.js";
 import { dbUrlFor, mariadbTransport } from "./lib/mariadb.js";
@@ -52,19 +53,10 @@ const frame = (i: number) =>
     notification: { id: crypto.randomUUID(), notificationId: crypto.randomUUID(), category: "transactional", template: "plain", title: `bench ${i}`, body, createdAt: new Date().toISOString() },
   });
 
-async function pool(n: number, concurrency: number, fn: (i: number) => Promise<unknown>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
-}
-
 /** Opens CONNS clients; onFrame sees every text frame with the receive time. */
 async function openClients(url: (i: number) => string, headers: (i: number) => Promise<Record<string, string>>, onFrame: (i: number, text: string, at: number, ws: WebSocket) => void) {
   const clients: WebSocket[] = new Array(CONNS);
-  await pool(CONNS, 100, async (i) => {
+  await callers(CONNS, 100, async (i) => {
     const ws = new WebSocket(url(i), { headers: await headers(i), perMessageDeflate: false });
     ws.on("message", (data) => onFrame(i, data.toString(), performance.now(), ws));
     await new Promise<void>((resolve, reject) => {
