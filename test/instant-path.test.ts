@@ -192,18 +192,33 @@ describe("bad input is refused with the code and the field, and nothing is writt
     expect([Code.ResourceExhausted, Code.InvalidArgument]).toContain((err as ConnectError).code);
   });
 
-  it("takes a Send over the Connect protocol on HTTP/2 (the cheap wire for a high-volume sender)", async () => {
+  it("with NOTIFY_GRPC_SERVER=connect, takes gRPC and the Connect protocol over HTTP/2 on the same port", async () => {
     stack.sink.reset();
+    const front = await stack.startNode("api", { NOTIFY_GRPC_SERVER: "connect" });
+    try {
+      const h2 = createConnectClient(NotificationService, { baseUrl: front.grpcUrl, apiKey: stack.apiKey, protocol: "connect", httpVersion: "2" });
+      const res = await h2.send(plain("connect-h2-1", "h2@example.test", "Over Connect"));
+      const [mail] = await stack.sink.waitForMessages(1, 15_000);
+      expect(mail.subject).toBe("Over Connect");
+      expect((await h2.send(plain("connect-h2-1", "h2@example.test", "Over Connect"))).notificationId).toBe(res.notificationId);
+      const bad = await h2.send({ ...plain("connect-h2-2", "x@example.test"), data: { subject: "only" } }).catch((e) => e);
+      expect((bad as ConnectError).code).toBe(Code.InvalidArgument);
+      expect((bad as ConnectError).message).toContain("data.body");
+      const anon = createConnectClient(NotificationService, { baseUrl: front.grpcUrl, protocol: "connect", httpVersion: "2" });
+      expect(((await anon.send(plain("connect-h2-3", "x@example.test")).catch((e) => e)) as ConnectError).code).toBe(Code.Unauthenticated);
+      const grpcCaller = createConnectClient(NotificationService, { baseUrl: front.grpcUrl, apiKey: stack.apiKey });
+      expect((await grpcCaller.send(plain("connect-h2-1", "h2@example.test", "Over Connect"))).notificationId).toBe(res.notificationId);
+    } finally {
+      await front.stop();
+    }
+  });
+
+  it("the default gRPC listener (grpc-js) refuses the Connect protocol by its content type", async () => {
     const h2 = createConnectClient(NotificationService, { baseUrl: node.grpcUrl, apiKey: stack.apiKey, protocol: "connect", httpVersion: "2" });
-    const res = await h2.send(plain("connect-h2-1", "h2@example.test", "Over Connect"));
-    const [mail] = await stack.sink.waitForMessages(1, 15_000);
-    expect(mail.subject).toBe("Over Connect");
-    expect((await h2.send(plain("connect-h2-1", "h2@example.test", "Over Connect"))).notificationId).toBe(res.notificationId);
-    const bad = await h2.send({ ...plain("connect-h2-2", "x@example.test"), data: { subject: "only" } }).catch((e) => e);
-    expect((bad as ConnectError).code).toBe(Code.InvalidArgument);
-    expect((bad as ConnectError).message).toContain("data.body");
-    const anon = createConnectClient(NotificationService, { baseUrl: node.grpcUrl, protocol: "connect", httpVersion: "2" });
-    expect(((await anon.send(plain("connect-h2-3", "x@example.test")).catch((e) => e)) as ConnectError).code).toBe(Code.Unauthenticated);
+    const err = await h2.send(plain("connect-h2-4", "x@example.test")).catch((e) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    // grpc-js answers a non-gRPC content type with HTTP 415, which a Connect client reads as unknown.
+    expect((err as ConnectError).message).toContain("415");
   });
 
   it("missing and wrong API keys", async () => {

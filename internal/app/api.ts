@@ -8,6 +8,7 @@ import { createNotificationService } from "../notification/service.js";
 import { createTemplateService } from "../template/index.js";
 import { createHttpHandler, sendJson, type HttpRoute } from "../server/http-routes.js";
 import { listenH2c, listenHttp, type Listener } from "../server/listen.js";
+import { listenGrpc, recordRoutes } from "../rpc/grpc-server.js";
 import type { AppContext } from "./context.js";
 import { createPolicy } from "./policy.js";
 import { principalKey } from "../auth/interceptor.js";
@@ -41,7 +42,10 @@ export interface Api {
   close(): Promise<void>;
 }
 
-/** The API role: one Connect handler served on the h2c (gRPC) listener and the HTTP/1.1 listener. */
+/**
+ * The API role: the platform's services on the gRPC listener (grpc-js, or connect-node over h2c) and,
+ * through connect-node, on the HTTP/1.1 listener (Connect, gRPC-Web).
+ */
 export async function startApi(ctx: AppContext, o: ApiOptions): Promise<Api> {
   const accept = createAcceptor({
     db: ctx.db,
@@ -67,14 +71,20 @@ export async function startApi(ctx: AppContext, o: ApiOptions): Promise<Api> {
     o.health.routes(router);
     for (const s of o.services ?? []) s(router);
   };
+  // One set of service objects for both servers.
+  const recorded = recordRoutes(routes);
+  const interceptors = [createAuthInterceptor(ctx.apiKeys, createPolicy(o.rules), o.authenticators)];
   const connect = connectNodeAdapter({
-    routes,
-    interceptors: [createAuthInterceptor(ctx.apiKeys, createPolicy(o.rules), o.authenticators)],
+    routes: recorded.replay,
+    interceptors,
     readMaxBytes: ctx.cfg.maxRequestBytes,
     // Health checks and probes must not hang on a slow client.
     requireConnectProtocolHeader: false,
   });
-  const grpc = await listenH2c(ctx.cfg.grpcAddr, connect);
+  const grpc =
+    ctx.cfg.grpcServer === "grpc-js"
+      ? await listenGrpc(ctx.cfg.grpcAddr, recorded, { interceptors, readMaxBytes: ctx.cfg.maxRequestBytes })
+      : await listenH2c(ctx.cfg.grpcAddr, connect);
   const probes: HttpRoute[] = [
     { prefix: "/healthz", exact: true, handle: (_q, res) => sendJson(res, 200, { status: "ok" }) },
     {

@@ -64,6 +64,7 @@ const schema = z.object({
   NOTIFY_NATS_PREFIX: z.string().regex(/^[a-z][a-z0-9_]{0,30}$/, "lowercase letters, digits, _ (max 31)").default("notify"),
   NOTIFY_NATS_REPLICAS: int(1, 5).default(1),
   NOTIFY_GRPC_ADDR: hostPort.default("127.0.0.1:50051"),
+  NOTIFY_GRPC_SERVER: z.enum(["grpc-js", "connect"]).default("grpc-js"),
   NOTIFY_HTTP_ADDR: hostPort.default("127.0.0.1:8080"),
   NOTIFY_PUBLIC_URL: z.url().default("http://127.0.0.1:8080"),
   NOTIFY_MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default(4 * 1024 * 1024),
@@ -164,6 +165,11 @@ export interface Config {
   db: { url: string; poolSize: number; migrateOnStart: boolean };
   nats: { url: string; prefix: string; replicas: number };
   grpcAddr: string;
+  /**
+   * Who serves the gRPC listener: grpc-js (gRPC only, the cheapest per call) or connect-node (gRPC,
+   * Connect and gRPC-Web over h2c). The same service implementations either way.
+   */
+  grpcServer: "grpc-js" | "connect";
   httpAddr: string;
   publicUrl: string;
   maxRequestBytes: number;
@@ -356,6 +362,7 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
     db: { url: p.NOTIFY_DB_URL, poolSize: p.NOTIFY_DB_POOL, migrateOnStart: p.NOTIFY_MIGRATE_ON_START },
     nats: { url: p.NOTIFY_NATS_URL, prefix: p.NOTIFY_NATS_PREFIX, replicas: p.NOTIFY_NATS_REPLICAS },
     grpcAddr: p.NOTIFY_GRPC_ADDR,
+    grpcServer: p.NOTIFY_GRPC_SERVER,
     httpAddr: p.NOTIFY_HTTP_ADDR,
     publicUrl: p.NOTIFY_PUBLIC_URL.replace(/\/$/, ""),
     maxRequestBytes: p.NOTIFY_MAX_REQUEST_BYTES,
