@@ -139,14 +139,10 @@ function handlerFor(service: DescService, spec: MethodImplSpec, interceptors: In
         });
         apply(final)(unaryRequest(ctx, call.request)).then(
           (res) => {
-            ctx.end();
             sendHeader(call, res.header);
             done(null, res.message, trailerOf(res.trailer));
           },
-          (e: unknown) => {
-            ctx.end();
-            done(statusOf(e));
-          },
+          (e: unknown) => done(statusOf(e)),
         );
       };
     case "server_streaming":
@@ -177,8 +173,6 @@ function handlerFor(service: DescService, spec: MethodImplSpec, interceptors: In
             call.end(trailerOf(res.trailer));
           } catch (e) {
             if (!call.cancelled) call.emit("error", statusOf(e));
-          } finally {
-            ctx.end();
           }
         })();
       };
@@ -205,11 +199,10 @@ function unaryRequest(ctx: HandlerContext, message: unknown): UnaryRequest {
  * A HandlerContext like connect-node's, with the AbortSignal made only when a handler asks for it:
  * connect-node builds one per call and aborts it with a new DOMException, a measurable part of its cost.
  */
-function contextFor(call: AnyCall, service: DescService, method: DescMethod): HandlerContext & { end(): void } {
+function contextFor(call: AnyCall, service: DescService, method: DescMethod): HandlerContext {
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
   let controller: AbortController | undefined;
-  let timer: NodeJS.Timeout | undefined;
   return {
     service,
     method,
@@ -222,18 +215,17 @@ function contextFor(call: AnyCall, service: DescService, method: DescMethod): Ha
     get signal() {
       if (!controller) {
         const c = (controller = new AbortController());
-        const cancelled = () => c.abort(new ConnectError("the call was cancelled", Code.Canceled));
+        // grpc-js cancels the call itself when its deadline passes; the reason says which it was.
+        const cancelled = () =>
+          c.abort(
+            Date.now() >= at
+              ? new ConnectError("the deadline was exceeded", Code.DeadlineExceeded)
+              : new ConnectError("the call was cancelled", Code.Canceled),
+          );
         if (call.cancelled) cancelled();
         else call.once("cancelled", cancelled);
-        if (Number.isFinite(at)) {
-          const exceeded = () => c.abort(new ConnectError("the deadline was exceeded", Code.DeadlineExceeded));
-          timer = setTimeout(exceeded, Math.max(0, at - Date.now())).unref();
-        }
       }
       return controller.signal;
-    },
-    end() {
-      clearTimeout(timer);
     },
     responseHeader: new Headers(),
     responseTrailer: new Headers(),
