@@ -29,17 +29,24 @@ const ROLES = process.env.BENCH_ROLES ?? "api,planner;relay,worker";
 const PROF = process.env.BENCH_PROF;
 /**
  * How the load calls Send. grpc-js (default): the @grpc/grpc-js stub internal callers use; connect (or
- * connect-grpc): @connectrpc/connect-node's gRPC transport; connect-h2: the Connect protocol over h2c.
- * The first three are gRPC on the wire; whatever this is, the run also measures connect-h2 beside it.
+ * connect-grpc): @connectrpc/connect-node's gRPC transport. Both are gRPC to notifyd's default gRPC
+ * listener (grpc-js). Beside it every run measures ALT: the Connect protocol over h2c to an API process
+ * whose gRPC port connect-node serves (NOTIFY_GRPC_SERVER=connect), the cheapest wire before grpc-js.
  */
 type Wire = "grpc-js" | "connect-grpc" | "connect-h2";
-const wireName: Record<Wire, string> = { "grpc-js": "gRPC (grpc-js)", "connect-grpc": "gRPC (connect-node)", "connect-h2": "Connect protocol, HTTP/2" };
+const wireName: Record<Wire, string> = {
+  "grpc-js": "gRPC (grpc-js client) to grpc-js",
+  "connect-grpc": "gRPC (connect-node client) to grpc-js",
+  "connect-h2": "Connect protocol, HTTP/2, to connect-node",
+};
 const WIRE = ((w) => {
   const wire = w === "connect" ? "connect-grpc" : w;
-  if (!(wire in wireName)) throw new Error(`BENCH_CLIENT=${w}: expected one of grpc-js, connect, connect-grpc, connect-h2`);
+  if (wire !== "grpc-js" && wire !== "connect-grpc") throw new Error(`BENCH_CLIENT=${w}: expected one of grpc-js, connect, connect-grpc`);
   return wire as Wire;
 })(process.env.BENCH_CLIENT ?? "grpc-js");
 const ALT: Wire = "connect-h2";
+/** Which server a wire's calls reach. */
+const serverOf = (w: Wire) => (w === "connect-h2" ? "connect" : "grpc-js");
 
 const body = (i: number) => ({
   subject: `Bench ${i}`,
@@ -102,12 +109,13 @@ const sendWith = (client: ReturnType<typeof clientFor>) => (tag: string, i: numb
   });
 
 /**
- * The RPC layer's floor: the same Sends from the same client to a connect-node server whose handler
- * only answers (bench/lib/rpc-floor-server.ts). Calls/s, and the server's CPU per call.
+ * The RPC layer's floor: the same Sends from the same client to a server whose handler only answers
+ * (bench/lib/rpc-floor-server.ts). Calls/s, and the server's CPU per call.
  */
-async function rpcFloor(wire: Wire) {
+async function rpcFloor(wire: Wire, server: "grpc-js" | "connect" = serverOf(wire)) {
   const port = await freePort();
-  const srv = spawnNode("bench/lib/rpc-floor-server.ts", [], { RPC_FLOOR_PORT: String(port) }, { name: "rpc-floor" });
+  const env = { RPC_FLOOR_PORT: String(port), RPC_FLOOR_SERVER: server };
+  const srv = spawnNode("bench/lib/rpc-floor-server.ts", [], env, { name: "rpc-floor" });
   try {
     await srv.waitForLine((l) => l.json?.msg === "rpc floor listening", 30_000);
     const send = sendWith(clientFor(port, "floor", wire));
@@ -131,17 +139,23 @@ async function pipeline() {
   const insertRate = await insertBaseline(dbUrl);
   const floor = await rpcFloor(WIRE);
   const floorAlt = await rpcFloor(ALT);
+  // What the gRPC listener cost before grpc-js served it: the same gRPC calls to connect-node.
+  const floorConnectGrpc = await rpcFloor(WIRE, "connect");
   const apiKey = generateKey();
   // BENCH_ROLES: process groups separated by ";" (e.g. "api;relay,planner,worker"), one notifyd each.
   const groups = ROLES.split(";").map((g) => g.trim()).filter(Boolean);
-  const nodes: { roles: string; grpcPort: number; proc: ReturnType<typeof spawnNode> }[] = [];
-  for (const [i, roles] of groups.entries()) {
+  // One more process like the API one, with connect-node on its gRPC port, for the ALT wire.
+  const apiGroup = groups.find((g) => g.split(",").includes("api")) ?? groups[0];
+  const specs = [...groups.map((roles) => ({ roles, server: "grpc-js" })), { roles: apiGroup, server: "connect" }];
+  const nodes: { roles: string; server: string; grpcPort: number; proc: ReturnType<typeof spawnNode> }[] = [];
+  for (const [i, { roles, server }] of specs.entries()) {
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
     const proc = spawnNode(
       "cmd/notifyd/main.ts",
       [],
       {
         NOTIFY_ROLES: roles,
+        NOTIFY_GRPC_SERVER: server,
         NOTIFY_DB_URL: dbUrl,
         NOTIFY_NATS_PREFIX: name.replace(/_/g, ""),
         NOTIFY_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
@@ -156,22 +170,23 @@ async function pipeline() {
       },
       { name: `notifyd-bench-${i}`, logFile: true, nodeArgs: PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : [] },
     );
-    nodes.push({ roles, grpcPort, proc });
+    nodes.push({ roles, server, grpcPort, proc });
   }
-  const apiNode = nodes.find((n) => n.roles.split(",").includes("api")) ?? nodes[0];
-  const grpcPort = apiNode.grpcPort;
+  const apiNode = nodes.find((n) => n.roles === apiGroup && n.server === "grpc-js") ?? nodes[0];
+  const altNode = nodes[nodes.length - 1];
+  const label = (n: (typeof nodes)[number]) => `notifyd[${n.roles}${n.server === "connect" ? ", connect-node gRPC port" : ""}]`;
   const services = { mariadb: pidsNamed("mariadbd"), nats: pidsNamed("nats-server") };
   const cpuNow = () => ({
-    ...Object.fromEntries(nodes.map((n) => [`notifyd[${n.roles}]`, cpuMs(n.proc.pid)])),
+    ...Object.fromEntries(nodes.map((n) => [label(n), cpuMs(n.proc.pid)])),
     mariadbd: cpuMsOf(services.mariadb),
     "nats-server": cpuMsOf(services.nats),
     "bench (load + sink)": (process.cpuUsage().user + process.cpuUsage().system) / 1000,
   });
   try {
     for (const n of nodes) await n.proc.waitForLine("notifyd started", 60_000);
-    const client = clientFor(grpcPort, apiKey, WIRE);
+    const client = clientFor(apiNode.grpcPort, apiKey, WIRE);
     const send = sendWith(client);
-    const sendAlt = sendWith(clientFor(grpcPort, apiKey, ALT));
+    const sendAlt = sendWith(clientFor(altNode.grpcPort, apiKey, ALT));
     // Warm up over both wires at full concurrency (JIT, pools, template cache), so neither saturation
     // run below pays for the other's warming.
     await callers(WARM, CONCURRENCY, (i) => send("warm", i));
@@ -191,9 +206,9 @@ async function pipeline() {
     const q1 = await dbStatements(dbUrl);
     const statements = perUnit(q0, q1, N);
     const cpuBy = Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, (v - cpu0[k as keyof typeof cpu0]) / N]));
-    const cpu = nodes.reduce((a, n) => a + cpuBy[`notifyd[${n.roles}]`], 0) * N;
+    const cpu = nodes.reduce((a, n) => a + cpuBy[label(n)], 0) * N;
 
-    // The same saturation with the Connect protocol on the wire: only the RPC layer's price differs.
+    // The same saturation with the Connect protocol to connect-node: only the RPC layer differs.
     const notifydCpu = () => nodes.reduce((a, n) => a + cpuMs(n.proc.pid), 0);
     const cpuA = notifydCpu();
     const tA = performance.now();
@@ -220,12 +235,12 @@ async function pipeline() {
 
     // Ingest alone: the other processes are stopped (SIGSTOP) so the Sends do not share the cores with
     // delivering; the accepted work waits in the outbox and leaves when they continue.
-    const others = nodes.filter((n) => n !== apiNode);
-    const ingestAlone = async (tag: string, fn: typeof send) => {
-      const c0 = cpuMs(apiNode.proc.pid);
+    const others = nodes.filter((n) => n !== apiNode && n !== altNode);
+    const ingestAlone = async (tag: string, fn: typeof send, node: (typeof nodes)[number]) => {
+      const c0 = cpuMs(node.proc.pid);
       const ti = performance.now();
       await callers(N, CONCURRENCY, (i) => fn(tag, i));
-      return { rate: N / ((performance.now() - ti) / 1000), cpuPerCall: (cpuMs(apiNode.proc.pid) - c0) / N };
+      return { rate: N / ((performance.now() - ti) / 1000), cpuPerCall: (cpuMs(node.proc.pid) - c0) / N };
     };
     let ingest = { rate: NaN, cpuPerCall: NaN };
     let ingestAlt = ingest;
@@ -233,8 +248,8 @@ async function pipeline() {
     if (others.length > 0) {
       for (const n of others) process.kill(n.proc.pid, "SIGSTOP");
       try {
-        ingest = await ingestAlone("ingest", send);
-        ingestAlt = await ingestAlone("ingestalt", sendAlt);
+        ingest = await ingestAlone("ingest", send, apiNode);
+        ingestAlt = await ingestAlone("ingestalt", sendAlt, altNode);
         batchAlone = await sendBatches("batchalone");
       } finally {
         for (const n of others) process.kill(n.proc.pid, "SIGCONT");
@@ -285,6 +300,7 @@ async function pipeline() {
       insertRate,
       floor,
       floorAlt,
+      floorConnectGrpc,
       ingest,
       ingestAlt,
       rateAlt,
@@ -338,8 +354,9 @@ const r2 = (a: number, b: number) => (a / b).toFixed(2);
 process.stdout.write(
   `${table([
     { scenario: "raw: mysql2 single-row INSERT commits, 64 callers", "rows/s": pipe.insertRate, "server cpu ms/call": "" },
-    { scenario: `floor: Send to a connect-node handler that only answers, ${wireName[WIRE]}`, "rows/s": pipe.floor.rate, "server cpu ms/call": pipe.floor.serverCpuPerCall },
+    { scenario: `floor: Send to a handler that only answers, ${wireName[WIRE]}`, "rows/s": pipe.floor.rate, "server cpu ms/call": pipe.floor.serverCpuPerCall },
     { scenario: `floor: the same, ${wireName[ALT]}`, "rows/s": pipe.floorAlt.rate, "server cpu ms/call": pipe.floorAlt.serverCpuPerCall },
+    { scenario: "floor: the same, gRPC to connect-node (the gRPC listener before grpc-js)", "rows/s": pipe.floorConnectGrpc.rate, "server cpu ms/call": pipe.floorConnectGrpc.serverCpuPerCall },
     { scenario: `platform: accepted Sends/s (committed), while delivering, ${wireName[WIRE]}`, "rows/s": pipe.acceptRate, "server cpu ms/call": "" },
     { scenario: `platform: accepted Sends/s (committed), api process alone, ${wireName[WIRE]}`, "rows/s": pipe.ingest.rate, "server cpu ms/call": pipe.ingest.cpuPerCall },
     { scenario: `platform: the same, ${wireName[ALT]}`, "rows/s": pipe.ingestAlt.rate, "server cpu ms/call": pipe.ingestAlt.cpuPerCall },
