@@ -17,7 +17,8 @@ import { freePort } from "../test/harness/ports.js";
 import { spawnNode, type ManagedProcess } from "../test/harness/processes.js";
 import { startCountingSink, type CountingSink } from "./lib/sink.js";
 import { callers } from "./lib/load.js";
-import { cpuMs, rssKiB, table } from "./lib/stats.js";
+import { cpuMs, cpuMsOf, pidsNamed, rssKiB, table } from "./lib/stats.js";
+import { dbStatements, formatCounts, perUnit } from "./lib/db-counters.js";
 import { dbUrlFor, mariadbTransport } from "./lib/mariadb.js";
 
 const BIG = Number(process.env.BENCH_N ?? 100_000);
@@ -125,6 +126,15 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
     await w.waitForLine("notifyd started", 60_000);
   }
   const processCpu = () => cpuMs(proc.pid) + workers.reduce((a, w) => a + cpuMs(w.pid), 0);
+  // The cost of a campaign email beyond notifyd: everything else on the two cores, by process.
+  const services = { mariadb: pidsNamed("mariadbd"), nats: pidsNamed("nats-server") };
+  const costNow = () => ({
+    notifyd: processCpu(),
+    mariadbd: cpuMsOf(services.mariadb),
+    "nats-server": cpuMsOf(services.nats),
+    "users-demo": users ? cpuMs(users.pid) : 0,
+    "bench (sink, publish counter)": (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+  });
   const client = createConnectClient(CampaignService, { baseUrl: url, apiKey: e.apiKey });
   const nc = await connect({ servers: NATS });
   const publishes: number[] = [];
@@ -141,6 +151,8 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
     const sent0 = e.sink.count();
     let peakRss = rssKiB(proc.pid);
     const cpu0 = processCpu();
+    const cost0 = costNow();
+    const q0 = await dbStatements(e.dbUrl);
     const t0 = performance.now();
     await client.schedule({ campaignId: id });
     const timer = setInterval(() => {
@@ -154,6 +166,8 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
     const secs = (performance.now() - t0) / 1000;
     clearInterval(timer);
     const cpu = processCpu() - cpu0;
+    const cost1 = costNow();
+    const statements = perUnit(q0, await dbStatements(e.dbUrl), o.n);
     // The ledger records "sent" in batches just after the sink has the mail: wait for the run's counters to settle.
     let g = await client.get({ campaignId: id });
     for (let i = 0; i < 50 && Number(g.runs[0]?.sent ?? 0) < o.n; i++) {
@@ -173,6 +187,8 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
       pubRate,
       published: publishes.length,
       run: g.runs[0],
+      cost: Object.fromEntries(Object.entries(cost1).map(([k, v]) => [k, (v - cost0[k as keyof typeof cost0]) / o.n])),
+      statements,
     };
   } finally {
     sub.unsubscribe();
@@ -256,7 +272,11 @@ try {
       `peak RSS ${SMALL} vs ${BIG} at the same settings: ${sameConfig.peakRssMiB.toFixed(0)} vs ${big.peakRssMiB.toFixed(0)} MiB ` +
       `(${((big.peakRssMiB / sameConfig.peakRssMiB - 1) * 100).toFixed(1)}%, target within 10%); ` +
       `duplicates at sink = ${env.sink.duplicates()}; runs: ${RunStatus[small.run.status]} sent=${small.run.sent}, ${RunStatus[big.run.status]} sent=${big.run.sent}\n` +
-      `cpu ms/msg for campaigns counts the notifyd processes: one with api+relay+planner+worker+scheduler${EXTRA_WORKERS ? ` and ${EXTRA_WORKERS} with the worker role (BENCH_CAMPAIGN_WORKERS)` : ""}; peak RSS is the first one's; users-demo and the sink run in the bench process.\n`,
+      `cpu ms/msg for campaigns counts the notifyd processes: one with api+relay+planner+worker+scheduler${EXTRA_WORKERS ? ` and ${EXTRA_WORKERS} with the worker role (BENCH_CAMPAIGN_WORKERS)` : ""}; peak RSS is the first one's; users-demo runs as its own process, the sink in the bench process.\n\n`,
+  );
+  process.stdout.write(
+    `cost of the ${BIG} run, CPU ms per delivered email by process:\n\n${table(Object.entries(big.cost).map(([process, ms]) => ({ process, "cpu ms/msg": ms })))}\n\n` +
+      `MariaDB statements per delivered email in the ${BIG} run: ${formatCounts(big.statements)}\n`,
   );
 } finally {
   admin.close();
