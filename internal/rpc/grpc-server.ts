@@ -137,7 +137,7 @@ function handlerFor(service: DescService, spec: MethodImplSpec, interceptors: In
           trailer: ctx.responseTrailer,
           message: normalize(method.output, await spec.impl(req.message as never, ctx)),
         });
-        apply(final)(unaryRequest(ctx, call.request)).then(
+        apply(final)(requestOf(ctx, false, call.request)).then(
           (res) => {
             sendHeader(call, res.header);
             done(null, res.message, trailerOf(res.trailer));
@@ -162,14 +162,19 @@ function handlerFor(service: DescService, spec: MethodImplSpec, interceptors: In
         };
         void (async () => {
           try {
-            const res = await apply(final)({ ...unaryRequest(ctx, undefined), stream: true, message: input as never } as unknown as StreamRequest);
+            const res = await apply(final)(requestOf(ctx, true, input));
+            // Headers go out before the first message, so a handler can still set them while it starts.
             let headerSent = false;
+            const header = () => {
+              if (!headerSent) sendHeader(call, res.header);
+              headerSent = true;
+            };
             for await (const m of res.message) {
-              if (!headerSent) headerSent = sendHeader(call, res.header);
+              header();
               if (call.cancelled) break;
               if (!call.write(normalize(method.output, m as never))) await waitForDrain(call);
             }
-            if (!headerSent) sendHeader(call, res.header);
+            header();
             call.end(trailerOf(res.trailer));
           } catch (e) {
             if (!call.cancelled) call.emit("error", statusOf(e));
@@ -179,9 +184,12 @@ function handlerFor(service: DescService, spec: MethodImplSpec, interceptors: In
   }
 }
 
-function unaryRequest(ctx: HandlerContext, message: unknown): UnaryRequest {
+/** The request interceptors see; a unary call's signal stays unmade unless one of them reads it. */
+function requestOf(ctx: HandlerContext, stream: false, message: unknown): UnaryRequest;
+function requestOf(ctx: HandlerContext, stream: true, message: AsyncIterable<unknown>): StreamRequest;
+function requestOf(ctx: HandlerContext, stream: boolean, message: unknown): UnaryRequest | StreamRequest {
   return {
-    stream: false,
+    stream,
     service: ctx.service,
     method: ctx.method,
     requestMethod: "POST",
@@ -191,8 +199,8 @@ function unaryRequest(ctx: HandlerContext, message: unknown): UnaryRequest {
     },
     header: ctx.requestHeader,
     contextValues: ctx.values,
-    message: message as never,
-  } as UnaryRequest;
+    message,
+  } as UnaryRequest | StreamRequest;
 }
 
 /**
@@ -249,10 +257,9 @@ function metadataOf(h: Headers | undefined): grpc.Metadata | undefined {
   return md;
 }
 
-function sendHeader(call: AnyCall, h: Headers): true {
+function sendHeader(call: AnyCall, h: Headers) {
   const md = metadataOf(h);
   if (md) call.sendMetadata(md);
-  return true;
 }
 
 const trailerOf = (h: Headers) => metadataOf(h);
