@@ -72,6 +72,8 @@ export interface GrpcServerOptions {
   interceptors?: Interceptor[];
   /** Largest request message accepted. */
   readMaxBytes: number;
+  /** How long close() lets calls in flight finish before cancelling them (default 2 s, as the h2c listener). */
+  closeGraceMs?: number;
 }
 
 export async function listenGrpc(addr: string, routes: RecordedRoutes, o: GrpcServerOptions): Promise<Listener> {
@@ -105,8 +107,7 @@ export async function listenGrpc(addr: string, routes: RecordedRoutes, o: GrpcSe
     port,
     close: () =>
       new Promise<void>((resolve) => {
-        // Calls still running get the grace a connect-node listener gives them, then are cancelled.
-        const force = setTimeout(() => server.forceShutdown(), CLOSE_GRACE_MS);
+        const force = setTimeout(() => server.forceShutdown(), o.closeGraceMs ?? CLOSE_GRACE_MS);
         server.tryShutdown(() => {
           clearTimeout(force);
           resolve();

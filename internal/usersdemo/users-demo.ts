@@ -1,6 +1,3 @@
-import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { UserDirectory } from "../../gen/cinema/users/v1/user_directory_pb.js";
 import { DemoAdminService } from "../../gen/cinema/users/v1/demo_admin_service_pb.js";
 import { createDb, ensureDatabase, type Db } from "../store/db.js";
@@ -8,6 +5,8 @@ import type { Logger } from "../log/logger.js";
 import { createAdminService } from "./admin-service.js";
 import { createDirectoryService } from "./directory-service.js";
 import { createLoadControl, type Faults, type LoadControl } from "./load-control.js";
+import { listenGrpc, recordRoutes } from "../rpc/grpc-server.js";
+import type { Listener } from "../server/listen.js";
 import { ensureSchema, seedUsers } from "./schema.js";
 
 export const DEFAULT_USERS_DEMO_ADDR = "127.0.0.1:50061";
@@ -50,9 +49,8 @@ export function createUsersDemo(opts: UsersDemoOptions): UsersDemo {
   if (!Number.isInteger(users) || users < 0) throw new Error(`users must be a non-negative integer, got ${users}`);
   const { host, port } = splitHostPort(opts.addr ?? DEFAULT_USERS_DEMO_ADDR);
   const control = createLoadControl(opts.faults);
-  const sessions = new Set<http2.ServerHttp2Session>();
   let db: Db | undefined;
-  let server: http2.Http2Server | undefined;
+  let server: Listener | undefined;
   let boundPort = port;
   const address = () => (host.includes(":") ? `[${host}]:${boundPort}` : `${host}:${boundPort}`);
 
@@ -72,42 +70,22 @@ export function createUsersDemo(opts: UsersDemoOptions): UsersDemo {
 
       const directory = createDirectoryService(db, log);
       const admin = createAdminService(control, log);
-      const handler = connectNodeAdapter({
-        routes: (router) => {
-          router.service(UserDirectory, directory, { interceptors: [control.interceptor] });
-          router.service(DemoAdminService, admin);
-        },
+      // Served by grpc-js like notifyd's gRPC port: its callers are gRPC stubs, and the user service
+      // shares the cores with the platform in every bench.
+      const routes = recordRoutes((router) => {
+        router.service(UserDirectory, directory, { interceptors: [control.interceptor] });
+        router.service(DemoAdminService, admin);
       });
-      const srv = http2.createServer(handler);
-      srv.on("session", (s) => {
-        sessions.add(s);
-        s.on("close", () => sessions.delete(s));
-      });
-      await new Promise<void>((resolve, reject) => {
-        srv.once("error", reject);
-        srv.listen(port, host, () => {
-          srv.off("error", reject);
-          resolve();
-        });
-      });
-      server = srv;
-      boundPort = (srv.address() as AddressInfo).port;
+      server = await listenGrpc(address(), routes, { readMaxBytes: 4 * 1024 * 1024, closeGraceMs: opts.closeGraceMs ?? 5000 });
+      boundPort = server.port;
       log.info({ addr: address(), faults: control.faults() }, "users-demo listening");
     },
 
     async close() {
       const srv = server;
       server = undefined;
-      if (srv) {
-        const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
-        // GOAWAY lets streams in flight finish; whatever is still open after the grace period is cut.
-        for (const s of sessions) s.close();
-        const grace = setTimeout(() => {
-          for (const s of sessions) s.destroy();
-        }, opts.closeGraceMs ?? 5000);
-        await closed;
-        clearTimeout(grace);
-      }
+      // Calls in flight may finish within the grace period; whatever is still open then is cut.
+      await srv?.close();
       if (db) {
         await db.end();
         db = undefined;
