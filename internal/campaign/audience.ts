@@ -22,6 +22,8 @@ export const START: Cursor = { phase: 0, token: "", afterId: "", done: false };
 
 export interface Page {
   userIds: string[];
+  /** The directory's records of those users, in the same order (directory audiences only). */
+  users?: User[];
   next: Cursor;
   /** Users in the whole phase, reported on a phase's first page (directory audiences). */
   phaseTotal?: number;
@@ -109,7 +111,7 @@ export function createAudienceReader(d: AudienceDeps, src: AudienceSource) {
     const next: Cursor = res.nextPageToken
       ? { ...cur, token: res.nextPageToken }
       : { phase: cur.phase + 1, token: "", afterId: "", done: cur.phase + 1 >= phases.length };
-    return { userIds: users.map((u) => u.id), next, phaseTotal: cur.token ? undefined : Number(res.totalSize) };
+    return { userIds: users.map((u) => u.id), users, next, phaseTotal: cur.token ? undefined : Number(res.totalSize) };
   }
 
   return { page };

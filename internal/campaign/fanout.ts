@@ -9,6 +9,7 @@ import { getNotification, type NotificationRow } from "../notification/queries.j
 import { DeliveryState, NotificationState } from "../notification/model.js";
 import type { TemplateCatalog } from "../template/index.js";
 import { isTransientUsersError, type UsersClient } from "../users/client.js";
+import { carryProfile } from "../users/profile.js";
 import { isTransientDbError } from "../store/db.js";
 import { createAudienceReader, START, type Cursor } from "./audience.js";
 import { GENERATORS, type GeneratorOutput } from "./generators.js";
@@ -225,6 +226,12 @@ export function createFanout(d: FanoutDeps) {
           let created = 0;
           if (page.userIds.length > 0) {
             const planned = await d.planner.plan(n, page.userIds.map((userId) => ({ userId })));
+            if (page.users) {
+              // The workers render from these records instead of asking the user service again.
+              const at = Date.now();
+              const profiles = new Map(page.users.map((u) => [u.id, carryProfile(u, at)]));
+              for (const p of planned) p.profile = profiles.get(p.userId);
+            }
             created = (await d.planner.record(n, planned, publish)).created;
           }
           const ok = await fenced(

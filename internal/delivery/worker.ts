@@ -9,6 +9,7 @@ import type { Db } from "../store/db.js";
 import { isTransientDbError } from "../store/db.js";
 import { userToVariables, type TemplateCatalog } from "../template/index.js";
 import type { UsersClient } from "../users/client.js";
+import { carriedUser } from "../users/profile.js";
 import { allAvailable, type Availability } from "../reliability/availability.js";
 import { classifyUsers, isInfrastructureError } from "../reliability/classify.js";
 import type { ClaimResult, Ledger } from "./ledger.js";
@@ -135,7 +136,9 @@ export function createDeliveryWorker(d: WorkerDeps) {
     const retryIn = d.backoffMs ? backoffFor(d.backoffMs, attempt) : undefined;
 
     const userId = msg.u && (await needsUser(msg, msg.u)) ? msg.u : undefined;
-    const gate = userId ? gates.user : gates.bare;
+    // A campaign's fan-out may have read the user a moment ago; then the user service is not needed.
+    const carried = userId ? carriedUser(msg.p, Date.now()) : undefined;
+    const gate = userId && !carried ? gates.user : gates.bare;
     if (!preclaimed && !gate.available) {
       try {
         await gate.whenAvailable(signal);
@@ -148,7 +151,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
     // round trip of its own, and under load the waits add up. A lookup for a claim that is refused
     // costs little (both are cached) and its outcome is dropped.
     const notification = settled(loadNotification(msg));
-    const recipientUser = userId ? settled(d.users.getUser(userId)) : undefined;
+    const recipientUser = userId ? settled(carried ? Promise.resolve(carried) : d.users.getUser(userId)) : undefined;
     const claim = preclaimed ?? (await d.ledger.claim(msg.d));
     if (claim.kind === "missing") return { kind: "term", reason: `unknown delivery ${msg.d}` };
     if (claim.kind === "done") {

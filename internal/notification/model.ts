@@ -1,3 +1,5 @@
+import type { CarriedProfile } from "../users/profile.js";
+
 /** Stored notification states (notifications.status). */
 export const NotificationState = { Accepted: 1, Planned: 2 } as const;
 
@@ -58,6 +60,11 @@ export interface DeliverMessage {
    * notification.
    */
   x?: { data: string; template: string; sender: string };
+  /**
+   * The recipient's profile as a campaign's fan-out read it from the directory (users/profile.ts): a
+   * worker that gets the message within a minute uses it instead of asking the user service again.
+   */
+  p?: CarriedProfile;
   /**
    * Attempts made before this message was published (a delivery tried first in the process that
    * planned it, internal/delivery/local.ts); the broker's count starts again at 1.

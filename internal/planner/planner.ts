@@ -10,6 +10,7 @@ import { createBatcher, createKeyedBatcher } from "../store/batcher.js";
 import { DeliveryState, NotificationState, type DeliverMessage, type RequestMessage } from "../notification/model.js";
 import type { NormalRecipient } from "../notification/validate.js";
 import type { LocalDelivery } from "../delivery/local.js";
+import type { CarriedProfile } from "../users/profile.js";
 import { addressDecisionKey, decisionKey, type Decision, type PlanPolicy } from "./policy.js";
 
 /** Larger data stays in the notification's row; the worker reads it from there. */
@@ -41,6 +42,8 @@ export interface PlannedDelivery {
   decision: Decision;
   /** Set when the row is inserted already claimed by this process for this long (local delivery). */
   leaseMs?: number;
+  /** The recipient's profile, when the caller has just read it (a campaign's directory page). */
+  profile?: CarriedProfile;
 }
 
 /**
@@ -185,6 +188,7 @@ export function createPlanner(d: PlannerDeps) {
       l: n.locale,
       c: n.category,
       x: inline ? { data: n.data, template: n.template_key, sender: n.sender_id } : undefined,
+      p: p.profile,
     });
     const local: Promise<void>[] = [];
     for (const [p, taker] of takers) {
