@@ -68,6 +68,10 @@ const cases: [string, MessageParts][] = [
     },
   ],
   ["IDN domain", { to: "f@пример.рф", subject: "IDN", text: "t", messageId: "<6@cinema.example>" }],
+  [
+    "plain ASCII in short lines (7bit), LF and CRLF line ends, a line that is only a dot",
+    { to: "g@example.test", subject: "7bit", text: "one\ntwo\r\n.\n..four", html: "<p>\n= not an escape =3D\n</p>", messageId: "<7@cinema.example>" },
+  ],
 ];
 
 describe("the MIME composer", () => {
@@ -86,6 +90,17 @@ describe("the MIME composer", () => {
     const body = raw.slice(raw.indexOf("\r\n\r\n") + 4).split("\r\n");
     expect(Math.max(...body.map((l) => l.length))).toBeLessThanOrEqual(76);
     expect(raw.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/);
+  });
+
+  it("sends plain ASCII in short lines as it is, every line end a CRLF, and anything else quoted-printable", () => {
+    const c = createComposer(FROM);
+    const plain = c.compose({ to: "a@example.test", subject: "s", text: "one\ntwo\rthree\r\nfour = 4", messageId: "<8@cinema.example>" });
+    expect(plain).toContain("Content-Transfer-Encoding: 7bit\r\n\r\none\r\ntwo\r\nthree\r\nfour = 4\r\n");
+    expect(plain.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/);
+    const longLine = c.compose({ to: "a@example.test", subject: "s", text: "x".repeat(77), messageId: "<9@cinema.example>" });
+    expect(longLine).toContain("Content-Transfer-Encoding: quoted-printable");
+    const cyrillic = c.compose({ to: "a@example.test", subject: "s", text: "Привет", messageId: "<10@cinema.example>" });
+    expect(cyrillic).toContain("Content-Transfer-Encoding: quoted-printable");
   });
 
   it("cannot be made to inject headers through the subject or an extra header", async () => {

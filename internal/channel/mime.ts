@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { domainToASCII } from "node:url";
 import addressparser from "nodemailer/lib/addressparser";
-import { encodeWords, foldLines, quoteString } from "nodemailer/lib/mime-funcs";
+import { encodeWords, foldLines, hasLongerLines, isPlainText, quoteString } from "nodemailer/lib/mime-funcs";
 import { encode as qpEncode, wrap as qpWrap } from "nodemailer/lib/qp";
 
 export interface MessageParts {
@@ -41,11 +41,18 @@ export function createComposer(from: string): Composer {
   const envelopeFrom = asciiAddress(parsed.address);
   const fromHeader = fold("From", parsed.name ? `${displayName(parsed.name)} <${envelopeFrom}>` : envelopeFrom);
   const boundary = `--_cinema_${randomBytes(12).toString("hex")}`;
-  const partHead = (type: string) => `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n`;
-  const textHead = partHead("text/plain");
-  const htmlHead = partHead("text/html");
+  const partHead = (type: string, encoding: string) => `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: ${encoding}\r\n\r\n`;
+  const heads = {
+    text: { qp: partHead("text/plain", "quoted-printable"), plain: partHead("text/plain", "7bit") },
+    html: { qp: partHead("text/html", "quoted-printable"), plain: partHead("text/html", "7bit") },
+  };
   const alternative = `MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="${boundary}"\r\n\r\n`;
-  const body = (s: string) => qpWrap(qpEncode(Buffer.from(s, "utf8")), 76);
+  // As nodemailer decides: text that is plain ASCII in short lines goes as it is (7bit), which spares
+  // encoding every byte; anything else is quoted-printable.
+  const part = (kind: keyof typeof heads, s: string) =>
+    isPlainText(s) && !hasLongerLines(s, 76)
+      ? heads[kind].plain + s.replace(/\r\n|\r|\n/g, "\r\n")
+      : heads[kind].qp + qpWrap(qpEncode(Buffer.from(s, "utf8")), 76);
 
   return {
     envelopeFrom,
@@ -59,10 +66,9 @@ export function createComposer(from: string): Composer {
       const text = m.text ?? "";
       const html = m.html ?? "";
       if (text && html) {
-        return `${head}${alternative}--${boundary}\r\n${textHead}${body(text)}\r\n--${boundary}\r\n${htmlHead}${body(html)}\r\n--${boundary}--\r\n`;
+        return `${head}${alternative}--${boundary}\r\n${part("text", text)}\r\n--${boundary}\r\n${part("html", html)}\r\n--${boundary}--\r\n`;
       }
-      const [partHeaders, content] = html ? [htmlHead, html] : [textHead, text];
-      return `${head}MIME-Version: 1.0\r\n${partHeaders}${body(content)}\r\n`;
+      return `${head}MIME-Version: 1.0\r\n${html ? part("html", html) : part("text", text)}\r\n`;
     },
   };
 }
