@@ -144,9 +144,11 @@ async function pipeline() {
   const apiKey = generateKey();
   // BENCH_ROLES: process groups separated by ";" (e.g. "api;relay,planner,worker"), one notifyd each.
   const groups = ROLES.split(";").map((g) => g.trim()).filter(Boolean);
-  // One more process like the API one, with connect-node on its gRPC port, for the ALT wire.
+  // One more API process (with its planner when the API has one, but no worker: it must not take the
+  // others' deliveries), connect-node on its gRPC port, for the ALT wire.
   const apiGroup = groups.find((g) => g.split(",").includes("api")) ?? groups[0];
-  const specs = [...groups.map((roles) => ({ roles, server: "grpc-js" })), { roles: apiGroup, server: "connect" }];
+  const altRoles = apiGroup.split(",").filter((r) => r === "api" || r === "planner").join(",") || "api";
+  const specs = [...groups.map((roles) => ({ roles, server: "grpc-js" })), { roles: altRoles, server: "connect" }];
   const nodes: { roles: string; server: string; grpcPort: number; proc: ReturnType<typeof spawnNode> }[] = [];
   for (const [i, { roles, server }] of specs.entries()) {
     const [grpcPort, httpPort] = [await freePort(), await freePort()];
