@@ -13,7 +13,7 @@ export interface CarriedProfile {
 
 /**
  * How old a carried profile may be and still stand in for a lookup: a delivery that waited longer (a
- * retry after a back-off, quiet hours) asks the user service, as any other delivery does.
+ * later retry, quiet hours) asks the user service, as any other delivery does.
  */
 export const PROFILE_MAX_AGE_MS = 60_000;
 
