@@ -113,13 +113,13 @@ if [[ $(alive_children | wc -l) -eq ${#children[@]} ]]; then
   cat <<EOF
 
   ==================== cinema notification platform ====================
-  gRPC (gRPC, Connect, gRPC-Web over h2c): ${NOTIFY_GRPC_ADDR}
+  gRPC (h2c):                                      ${NOTIFY_GRPC_ADDR}
       npx buf curl --protocol grpc --http2-prior-knowledge --list-services http://${NOTIFY_GRPC_ADDR}
-  HTTP (Connect JSON, links, websocket):   http://${NOTIFY_HTTP_ADDR}
-  admin panel:                             http://${NOTIFY_HTTP_ADDR}/admin/
-  mailcatcher (caught mail):               ${MAILCATCHER_WEB}  (SMTP ${NOTIFY_SMTP_URL#smtp://})
-  users-demo (UserDirectory, gRPC):        ${NOTIFY_USERS_ADDR}
-  API key (dev, kept in .run/dev-api-key): ${API_KEY}
+  HTTP (Connect, gRPC-Web, links, websocket):      http://${NOTIFY_HTTP_ADDR}
+  admin panel:                                     http://${NOTIFY_HTTP_ADDR}/admin/
+  mailcatcher (caught mail):                       ${MAILCATCHER_WEB}  (SMTP ${NOTIFY_SMTP_URL#smtp://})
+  users-demo (UserDirectory, gRPC):                ${NOTIFY_USERS_ADDR}
+  API key (dev, kept in .run/dev-api-key):         ${API_KEY}
 
   Send a notification (the variables each template needs are in README.md):
     KEY=\$(cat .run/dev-api-key)
