@@ -12,6 +12,12 @@ import type { Listener } from "../server/listen.js";
 const caller = createContextKey<string>("nobody");
 const seen: { interceptor: string[]; aborted: string[] } = { interceptor: [], aborted: [] };
 
+// Not async: it throws before it returns a promise, which the adapter must still answer.
+const strict: Interceptor = (next) => (req) => {
+  if (req.header.get("x-refuse-now")) throw new ConnectError("refused at once", Code.FailedPrecondition);
+  return next(req);
+};
+
 const auth: Interceptor = (next) => async (req) => {
   seen.interceptor.push(`${req.method.name}:${req.stream}`);
   const key = req.header.get("authorization");
@@ -61,7 +67,7 @@ beforeAll(async () => {
       },
     });
   });
-  listener = await listenGrpc("127.0.0.1:0", routes, { interceptors: [auth], readMaxBytes: 64 * 1024 });
+  listener = await listenGrpc("127.0.0.1:0", routes, { interceptors: [strict, auth], readMaxBytes: 64 * 1024 });
   addr = listener.address;
 });
 
@@ -101,6 +107,9 @@ describe("listenGrpc serves Connect implementations over grpc-js", () => {
     expect(bug.rawMessage).toBe("internal error");
     const refused = ConnectError.from(await createConnectClient(Health, { baseUrl: `http://${addr}`, apiKey: "refuse" }).check({}).catch((e) => e));
     expect(refused.code).toBe(Code.PermissionDenied);
+    const atOnce = ConnectError.from(await c.check({}, { headers: { "x-refuse-now": "1" } }).catch((e) => e));
+    expect(atOnce.code).toBe(Code.FailedPrecondition);
+    expect(atOnce.rawMessage).toBe("refused at once");
   });
 
   it("aborts the handler's signal when the caller's deadline passes", async () => {

@@ -138,7 +138,14 @@ function handlerFor(service: DescService, spec: MethodImplSpec, interceptors: In
           trailer: ctx.responseTrailer,
           message: normalize(method.output, await spec.impl(req.message as never, ctx)),
         });
-        apply(final)(requestOf(ctx, false, call.request)).then(
+        let answer: Promise<UnaryResponse>;
+        try {
+          answer = apply(final)(requestOf(ctx, false, call.request));
+        } catch (e) {
+          // An interceptor that throws before returning its promise still answers with its error.
+          answer = Promise.reject(e);
+        }
+        answer.then(
           (res) => {
             sendHeader(call, res.header);
             done(null, res.message, trailerOf(res.trailer));
