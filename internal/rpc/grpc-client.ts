@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
-import { fromBinary, toBinary, create, type DescService, type DescMethod } from "@bufbuild/protobuf";
+import { create, type DescService, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { grpcMethodDefinition } from "./grpc-definition.js";
 
 export interface GrpcClientOptions {
   /** Extra metadata on every call, e.g. { authorization: "Bearer ..." }. */
@@ -24,18 +25,7 @@ export function createGrpcClient<S extends DescService>(
   opts: GrpcClientOptions = {},
 ): GrpcClient<S> {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  for (const m of service.methods) {
-    definition[m.name] = {
-      path: `/${service.typeName}/${m.name}`,
-      requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
-      responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
-      requestSerialize: (msg: unknown) => Buffer.from(toBinary(m.input, msg as never)),
-      requestDeserialize: (buf: Buffer) => fromBinary(m.input, buf),
-      responseSerialize: (msg: unknown) => Buffer.from(toBinary(m.output, msg as never)),
-      responseDeserialize: (buf: Buffer) => fromBinary(m.output, buf),
-      originalName: m.localName,
-    };
-  }
+  for (const m of service.methods) definition[m.name] = grpcMethodDefinition(service, m);
   const Ctor = grpc.makeGenericClientConstructor(definition as grpc.ServiceDefinition, service.typeName);
   const raw = new Ctor(address, opts.credentials ?? grpc.credentials.createInsecure(), {
     "grpc.keepalive_time_ms": 30_000,

@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { create, isMessage, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -16,7 +16,8 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import type { Listener } from "../server/listen.js";
+import { CLOSE_GRACE_MS, type Listener } from "../server/listen.js";
+import { grpcMethodDefinition } from "./grpc-definition.js";
 
 /**
  * The gRPC protocol served by @grpc/grpc-js, for the same Connect service implementations and
@@ -79,21 +80,17 @@ export interface GrpcServerOptions {
 export async function listenGrpc(addr: string, routes: RecordedRoutes, o: GrpcServerOptions): Promise<Listener> {
   const server = new grpc.Server({ "grpc.max_receive_message_length": o.readMaxBytes });
   const byService = new Map<DescService, Registered[]>();
-  for (const r of routes.methods) byService.set(r.service, [...(byService.get(r.service) ?? []), r]);
+  for (const r of routes.methods) {
+    const regs = byService.get(r.service) ?? [];
+    regs.push(r);
+    byService.set(r.service, regs);
+  }
   for (const [service, regs] of byService) {
     const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
     const handlers: Record<string, grpc.UntypedHandleCall> = {};
     for (const r of regs) {
       const m = r.spec.method;
-      definition[m.name] = {
-        path: `/${service.typeName}/${m.name}`,
-        requestStream: m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming",
-        responseStream: m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming",
-        requestDeserialize: (b: Buffer) => fromBinary(m.input, b),
-        requestSerialize: (x: unknown) => Buffer.from(toBinary(m.input, x as never)),
-        responseSerialize: (x: unknown) => Buffer.from(toBinary(m.output, x as never)),
-        responseDeserialize: (b: Buffer) => fromBinary(m.output, b),
-      };
+      definition[m.name] = grpcMethodDefinition(service, m);
       handlers[m.name] = handlerFor(service, r.spec, [...(o.interceptors ?? []), ...r.interceptors]) as grpc.UntypedHandleCall;
     }
     server.addService(definition as grpc.ServiceDefinition, handlers);
@@ -116,7 +113,6 @@ export async function listenGrpc(addr: string, routes: RecordedRoutes, o: GrpcSe
   };
 }
 
-const CLOSE_GRACE_MS = 2000;
 
 /** What every kind of grpc-js server call offers. */
 type AnyCall = Pick<grpc.ServerUnaryCall<unknown, unknown>, "cancelled" | "metadata" | "getDeadline" | "sendMetadata"> & NodeJS.EventEmitter;

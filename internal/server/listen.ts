@@ -3,7 +3,7 @@ import http2 from "node:http2";
 import type { Duplex } from "node:stream";
 
 /** How long open connections may finish their requests once a listener closes. */
-const CLOSE_GRACE_MS = 2000;
+export const CLOSE_GRACE_MS = 2000;
 
 export interface Listener {
   /** The bound address, host:port (port resolved when 0 was asked). */
