@@ -140,7 +140,15 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
   // Counting publishes takes a copy of every delivery message (the broker's work and this process's):
   // only the run that checks the publish rate pays for it.
   const publishes: number[] = [];
-  const sub = o.countPublishes ? nc.subscribe(`${e.prefix}.deliver.email`, { callback: () => publishes.push(performance.now()) }) : undefined;
+  // A chunk (internal/delivery/chunks.ts) counts as the deliveries it carries.
+  const sub = o.countPublishes
+    ? nc.subscribe(`${e.prefix}.deliver.>`, {
+        callback: (_err, m) => {
+          const n = m.subject.endsWith(".email.chunks") ? (JSON.parse(m.string()) as unknown[]).length : m.subject.endsWith(".email") ? 1 : 0;
+          for (let i = 0; i < n; i++) publishes.push(performance.now());
+        },
+      })
+    : undefined;
   try {
     const audience = o.ids ? { kind: { case: "userIds" as const, value: true } } : { kind: { case: "all" as const, value: true } };
     const { campaign } = await client.create({

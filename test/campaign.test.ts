@@ -13,7 +13,8 @@ import type { CampaignSpecSchema } from "../gen/notify/v1/campaign_service_pb.js
 import { UserDirectory } from "../gen/cinema/users/v1/user_directory_pb.js";
 import { createConnectClient } from "../internal/rpc/connect-client.js";
 import { createGrpcClient } from "../internal/rpc/grpc-client.js";
-import { eventually, startTestStack, type TestNode, type TestStack } from "./harness/platform.js";
+import { connect } from "nats";
+import { eventually, NATS, startTestStack, type TestNode, type TestStack } from "./harness/platform.js";
 
 // Campaigns end to end against real MariaDB, NATS, users-demo (5,000 users) and an SMTP sink.
 
@@ -156,6 +157,53 @@ describe("campaigns", () => {
     expect(new Set(got)).toEqual(new Set(ids(1, 400).map((u) => `user${u.slice(1)}@example.test`)));
   }, 60_000);
 
+  it("sends a campaign's deliveries in chunks; an entry that fails for a while is retried on its own, and each mail goes once", async () => {
+    stack.sink.reset();
+    // The first 5 mail transactions are refused with a 451 at RCPT TO: 5 entries of some chunk fail.
+    stack.sink.setMode({ kind: "tempfail", at: "rcpt", times: 5 });
+    const seen: { subject: string; body: { d: string; k?: number } | { d: string }[] }[] = [];
+    const nc = await connect({ servers: NATS });
+    const sub = nc.subscribe(`${stack.prefix}.deliver.>`, { callback: (_e, m) => seen.push({ subject: m.subject, body: JSON.parse(m.string()) }) });
+    try {
+      const { campaign } = await client.create({
+        spec: spec({ name: "chunks", audience: { kind: { case: "userIds", value: true } }, data: { subject: "Chunks", body: "x" } }),
+      });
+      const ids = Array.from({ length: 200 }, (_, i) => `u${i + 1}`);
+      await client.appendAudience({ campaignId: campaign!.id, userIds: ids });
+      await client.schedule({ campaignId: campaign!.id });
+      await stack.sink.waitForMessages(200, 30_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      const got = recipientsOf("Chunks");
+      expect(got).toHaveLength(200);
+      expect(new Set(got)).toEqual(new Set(ids.map((u) => `user${u.slice(1)}@example.test`)));
+      expect(stack.sink.duplicates()).toEqual([]);
+
+      const chunks = seen.filter((s) => s.subject === `${stack.prefix}.deliver.email.chunks`).map((s) => s.body as { d: string }[]);
+      expect(chunks.length).toBeGreaterThan(0);
+      expect(Math.max(...chunks.map((c) => c.length))).toBeGreaterThan(1);
+      // The 5 failed entries came back as messages of their own, each carrying its first attempt. (A
+      // grant of one delivery is published alone, without k; an entry that waited for a dependency
+      // comes back with k = 0, nothing attempted.)
+      const singles = seen.filter((s) => s.subject === `${stack.prefix}.deliver.email`).map((s) => s.body as { d: string; k?: number });
+      const retries = singles.filter((r) => (r.k ?? 0) > 0);
+      expect(retries.map((r) => r.k), JSON.stringify(singles)).toEqual([1, 1, 1, 1, 1]);
+      const rows = await sql<{ attempts: number; n: number }>(
+        `SELECT d.attempts, COUNT(*) AS n FROM deliveries d JOIN notifications n ON n.id = d.notification_id
+           WHERE n.campaign_id = ? AND d.status = 3 GROUP BY d.attempts ORDER BY d.attempts`,
+        [campaign!.id],
+      );
+      expect(rows.map((r) => [r.attempts, Number(r.n)])).toEqual([
+        [1, 195],
+        [2, 5],
+      ]);
+      expect(new Set(retries.map((r) => r.d)).size).toBe(5);
+    } finally {
+      stack.sink.setMode({ kind: "ok" });
+      await sub.drain();
+      await nc.close();
+    }
+  }, 60_000);
+
   it("follows a rate change, stops on pause, continues on resume and stops for good on cancel", async () => {
     stack.sink.reset();
     const count = () => recipientsOf("Paced").length;
@@ -193,8 +241,9 @@ describe("campaigns", () => {
     // paused, what the fan-out publishes stays pending, so the cancel has unsent deliveries to take
     // back. (Holding them with the user service down depended on the breaker's timing: a delivery under
     // way at the moment of the cancel is `sending`, which the cancel rightly leaves alone.)
-    const email = node.rt.consumers.get("deliver-email")!;
-    email.pause();
+    // Both: single delivery messages and chunks of them (internal/delivery/chunks.ts).
+    const email = ["deliver-email", "deliver-email-chunks"].map((k) => node.rt.consumers.get(k)!);
+    for (const l of email) l.pause();
     try {
       await eventually(async () => {
         const p = (await client.get({ campaignId: id })).runs[0];
@@ -210,7 +259,7 @@ describe("campaigns", () => {
       expect(got.runs[0].cancelled).toBeGreaterThanOrEqual(c.cancelledDeliveries);
       expect(got.runs[0].cancelled).toBeLessThanOrEqual(c.cancelledDeliveries + 1000n);
     } finally {
-      email.resume();
+      for (const l of email) l.resume();
     }
     // Cancelled deliveries stay unsent once the workers take their messages again.
     await new Promise((r) => setTimeout(r, 2000));

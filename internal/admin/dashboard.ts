@@ -63,7 +63,7 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       outcomes(hours),
       Promise.all([
         queue(d.topology.consumers.planner, ""),
-        ...d.channels().map((c) => queue(d.topology.consumers.deliver(c), c)),
+        ...d.channels().flatMap((c) => [queue(d.topology.consumers.deliver(c), c), queue(d.topology.consumers.deliverChunks(c), c)]),
       ]),
     ]);
     return {

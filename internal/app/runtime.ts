@@ -149,14 +149,6 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
 
   if (roles.has("worker")) {
     for (const [name, channel] of ctx.channels) {
-      const durable = t.consumers.deliver(name);
-      await ensureConsumer(bus.jsm, t.streams.work, {
-        durable,
-        filter: t.subjects.deliver(name),
-        maxDeliver,
-        ackWaitMs: ACK_WAIT_MS,
-        maxAckPending: 20_000,
-      });
       const worker = createDeliveryWorker({
         db: ctx.db,
         ledger,
@@ -165,28 +157,53 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
         users: ctx.users,
         log: log.child({ role: "worker" }),
         backoffMs: cfg.retry.backoffMs,
+        retrySubject: t.subjects.deliver(name),
         decorators,
         failureListeners,
         observe: observe.delivery,
       });
-      const loop = createConsumerLoop({
-        ...common,
-        stream: t.streams.work,
-        durable,
-        concurrency: cfg.worker.batch,
-        log,
-        handle: (m) => worker.handle(m),
-        async onDeadLetter(m, info) {
-          if (info.kind === "max_deliveries") {
-            const msg = decodeJson<DeliverMessage>(m.data);
-            await ledger.finish(msg.d, DeliveryState.Dead, `retries exhausted: ${info.error}`);
-            observe.dead(name);
-          }
-          await sinkDead(name, m, info);
+      // Two consumers per channel: single delivery messages, and campaigns' chunks of them
+      // (delivery/chunks.ts), pulled in chunks so a process takes about the same number of deliveries
+      // either way and several workers share a campaign.
+      const loops = [
+        { durable: t.consumers.deliver(name), filter: t.subjects.deliver(name), concurrency: cfg.worker.batch, key: `deliver-${name}` },
+        {
+          durable: t.consumers.deliverChunks(name),
+          filter: t.subjects.deliverChunks(name),
+          concurrency: Math.max(2, Math.ceil(cfg.worker.batch / cfg.campaign.chunk)),
+          key: `deliver-${name}-chunks`,
         },
-      });
-      loop.start();
-      consumers.set(`deliver-${name}`, loop);
+      ];
+      for (const l of loops) {
+        await ensureConsumer(bus.jsm, t.streams.work, {
+          durable: l.durable,
+          filter: l.filter,
+          maxDeliver,
+          ackWaitMs: ACK_WAIT_MS,
+          maxAckPending: 20_000,
+        });
+        const loop = createConsumerLoop({
+          ...common,
+          stream: t.streams.work,
+          durable: l.durable,
+          concurrency: l.concurrency,
+          log,
+          handle: (m) => worker.handle(m),
+          async onDeadLetter(m, info) {
+            if (info.kind === "max_deliveries") {
+              // A chunk names no single delivery: the reconciler publishes its open rows again one by one.
+              const msg = decodeJson<DeliverMessage | DeliverMessage[]>(m.data);
+              if (!Array.isArray(msg)) {
+                await ledger.finish(msg.d, DeliveryState.Dead, `retries exhausted: ${info.error}`);
+                observe.dead(name);
+              }
+            }
+            await sinkDead(name, m, info);
+          },
+        });
+        loop.start();
+        consumers.set(l.key, loop);
+      }
       // A single attempt left nothing to retry with, so such a platform keeps every delivery on the broker.
       if (handoff && cfg.localDelivery && maxDeliver > 1) {
         locals.set(

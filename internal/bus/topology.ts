@@ -10,6 +10,13 @@ export interface Topology {
     requests: string;
     /** One message per delivery, per channel. */
     deliver(channel: string): string;
+    /**
+     * A campaign's deliveries for one channel, many per message (a JSON array of delivery messages):
+     * see internal/delivery/chunks.ts. Its own consumer, so a worker's pull is sized in chunks.
+     */
+    deliverChunks(channel: string): string;
+    /** The channel a deliver or deliver-chunks subject is for, or undefined for any other subject. */
+    channelOf(subject: string): string | undefined;
     deliverAll: string;
     /** Site events (user_registered, review_liked...). */
     event(type: string): string;
@@ -28,18 +35,21 @@ export interface Topology {
     /** Core NATS: a setting changed; every node drops its settings cache. */
     settingsChanged: string;
   };
-  consumers: { planner: string; deliver(channel: string): string; events: string };
+  consumers: { planner: string; deliver(channel: string): string; deliverChunks(channel: string): string; events: string };
 }
 
 export function createTopology(prefix: string): Topology {
   const p = prefix;
   const P = prefix.toUpperCase();
+  const deliverPrefix = `${p}.deliver.`;
   return {
     prefix,
     streams: { work: `${P}_WORK`, events: `${P}_EVENTS`, dlq: `${P}_DLQ` },
     subjects: {
       requests: `${p}.requests`,
-      deliver: (channel) => `${p}.deliver.${channel}`,
+      deliver: (channel) => `${deliverPrefix}${channel}`,
+      deliverChunks: (channel) => `${deliverPrefix}${channel}.chunks`,
+      channelOf: (subject) => (subject.startsWith(deliverPrefix) ? subject.slice(deliverPrefix.length).replace(/\.chunks$/, "") : undefined),
       deliverAll: `${p}.deliver.>`,
       event: (type) => `${p}.events.${type}`,
       eventsAll: `${p}.events.>`,
@@ -54,6 +64,7 @@ export function createTopology(prefix: string): Topology {
     consumers: {
       planner: "planner",
       deliver: (channel) => `deliver-${channel}`,
+      deliverChunks: (channel) => `deliver-${channel}-chunks`,
       events: "event-router",
     },
   };

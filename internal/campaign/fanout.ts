@@ -16,6 +16,7 @@ import { GENERATORS, type GeneratorOutput } from "./generators.js";
 import { CampaignState, RunState, type CampaignRow, type RunRow, type SegmentSpec } from "./model.js";
 import { createPacer } from "../reliability/pacer.js";
 import { FanoutStopped, pacedPublisher } from "./pacing.js";
+import type { OutMessage } from "../bus/publish.js";
 import { cancelPendingDeliveries } from "./store.js";
 
 export interface FanoutDeps {
@@ -37,6 +38,8 @@ export interface FanoutDeps {
   maxBacklog: number;
   /** Zones a local-time campaign is evaluated in (the catch-all pass covers everyone else). */
   allZones: readonly string[];
+  /** Packs the delivery messages of each paced slice (chunks of deliveries, delivery/chunks.ts). */
+  pack?: (msgs: OutMessage[]) => OutMessage[];
 }
 
 /** The live view a running fan-out has of its campaign: refreshed every second and on control messages. */
@@ -199,9 +202,14 @@ export function createFanout(d: FanoutDeps) {
       );
       const pacer = createPacer({ rate: () => live.rate, check });
       let published = 0;
-      const publish = pacedPublisher(d.js, pacer, (k) => {
-        published += k;
-      });
+      const publish = pacedPublisher(
+        d.js,
+        pacer,
+        (k) => {
+          published += k;
+        },
+        d.pack,
+      );
       const channels = Math.max(1, n.channels.split(",").filter(Boolean).length);
       let cursor: Cursor = r.cursor_state ? (JSON.parse(r.cursor_state) as Cursor) : START;
       let backoff = 500;

@@ -114,6 +114,7 @@ const schema = z.object({
   NOTIFY_CAMPAIGN_MISFIRE_GRACE: duration.default(60_000),
   NOTIFY_CAMPAIGN_CONCURRENCY: int(1, 64).default(2),
   NOTIFY_CAMPAIGN_MAX_BACKLOG: int(100, 10_000_000).default(5000),
+  NOTIFY_CAMPAIGN_CHUNK: int(1, 256).default(32),
   NOTIFY_CAMPAIGN_TIME_ZONES: z
     .string()
     .optional()
@@ -237,6 +238,8 @@ export interface Config {
     concurrency: number;
     /** Deliveries of a run published but not yet handled, at most: the fan-out waits above it. */
     maxBacklog: number;
+    /** Deliveries per broker message, at most (internal/delivery/chunks.ts); 1: a message each. */
+    chunk: number;
     timeZones: string[];
   };
   metrics: { addr?: string; pollMs: number };
@@ -408,6 +411,7 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
       misfireGraceMs: p.NOTIFY_CAMPAIGN_MISFIRE_GRACE,
       concurrency: p.NOTIFY_CAMPAIGN_CONCURRENCY,
       maxBacklog: p.NOTIFY_CAMPAIGN_MAX_BACKLOG,
+      chunk: p.NOTIFY_CAMPAIGN_CHUNK,
       timeZones: p.NOTIFY_CAMPAIGN_TIME_ZONES,
     },
     metrics: { addr: p.NOTIFY_METRICS_ADDR, pollMs: p.NOTIFY_METRICS_POLL },

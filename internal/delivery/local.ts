@@ -1,8 +1,8 @@
 import type { Logger } from "../log/logger.js";
 import type { DeliverMessage } from "../notification/model.js";
 import type { Db } from "../store/db.js";
-import { encodeJson } from "../bus/publish.js";
 import type { DeliveryWorker } from "./worker.js";
+import { retryThroughOutbox } from "./retry-later.js";
 
 /**
  * Delivers, in the process that planned them, the deliveries of the Sends this process accepted
@@ -38,16 +38,6 @@ export function createLocalDelivery(o: {
   observe?: (channel: string, outcome: "delivered" | "retry" | "error") => void;
 }): LocalDelivery {
   let inFlight = 0;
-  const retryLater = async (msg: DeliverMessage, delayMs: number, attempted: boolean) => {
-    // The outbox publishes the message when it is due; the msgID is new (the delivery's own id may be
-    // in the broker's dedup window from an earlier copy).
-    await o.db.query("INSERT INTO outbox (topic, msg_id, payload, available_at) VALUES (?, ?, ?, ?)", [
-      o.subject,
-      `${msg.d}:local`,
-      Buffer.from(encodeJson({ ...msg, k: attempted ? 1 : 0 } satisfies DeliverMessage)),
-      new Date(Date.now() + delayMs),
-    ]);
-  };
   return {
     leaseMs: o.leaseMs,
     reserve() {
@@ -62,7 +52,7 @@ export function createLocalDelivery(o: {
       try {
         const out = await o.worker.deliverClaimed(msg);
         if (out.kind === "retry") {
-          await retryLater(msg, out.delayMs ?? 0, !out.notAttempted);
+          await retryThroughOutbox(o.db, o.subject, [{ msg, delayMs: out.delayMs ?? 0, k: out.notAttempted ? 0 : 1 }]);
           o.observe?.(msg.ch, "retry");
         } else {
           o.observe?.(msg.ch, "delivered");

@@ -14,6 +14,7 @@ import { allAvailable, type Availability } from "../reliability/availability.js"
 import { classifyUsers, isInfrastructureError } from "../reliability/classify.js";
 import type { ClaimResult, Ledger } from "./ledger.js";
 import { createKeyedBatcher } from "../store/batcher.js";
+import { retryThroughOutbox, type LaterRetry } from "./retry-later.js";
 
 /**
  * Adds per-delivery data and headers (unsubscribe links, tracking) before rendering. Returning
@@ -38,6 +39,8 @@ export interface WorkerDeps {
   log: Logger;
   /** The retry schedule (NOTIFY_RETRY_BACKOFF): the delay after attempt n is backoffMs[n-1]. */
   backoffMs?: number[];
+  /** Where a chunk's entries to try again are published, each on its own (the channel's deliver subject). */
+  retrySubject?: string;
   decorators?: Decorator[];
   failureListeners?: FailureListener[];
   /** Called with each outcome, for metrics; reason for failed, retry and skipped (err.reason, skip reason). */
@@ -108,17 +111,51 @@ export function createDeliveryWorker(d: WorkerDeps) {
     !d.channel.address({ userId }) || (await d.templates.needsUser(msg.v, d.channel.name, msg.l || undefined).catch(() => true));
 
   async function handle(m: JsMsg, signal?: AbortSignal): Promise<Outcome> {
-    let msg: DeliverMessage;
+    let body: DeliverMessage | DeliverMessage[];
     try {
-      msg = decodeJson<DeliverMessage>(m.data);
-      if (typeof msg.d !== "string" || typeof msg.n !== "string") throw new Error("missing ids");
+      body = decodeJson<DeliverMessage | DeliverMessage[]>(m.data);
+      for (const msg of Array.isArray(body) ? body : [body]) {
+        if (typeof msg?.d !== "string" || typeof msg.n !== "string") throw new Error("missing ids");
+      }
     } catch (err) {
       return { kind: "poison", reason: `undecodable delivery message: ${(err as Error).message}` };
     }
+    if (Array.isArray(body)) return handleChunk(body, m.info.deliveryCount, signal);
+    const msg = body;
     // A delivery first tried where it was planned (local.ts) carries that attempt in `k`.
     const attempt = m.info.deliveryCount + (msg.k ?? 0);
     const out = await attemptDelivery(msg, attempt, signal);
     return out.kind === "retry" && msg.k ? { ...out, attempt } : out;
+  }
+
+  /**
+   * A chunk (chunks.ts): its deliveries are attempted side by side, each as if it had come alone with
+   * the chunk's delivery count. The ones to try again leave through the outbox as messages of their
+   * own, carrying the attempts made, and the chunk is acknowledged once every entry is settled. An
+   * entry whose attempt threw (the ledger was unreachable) goes the same way, as not attempted; if the
+   * outbox cannot be written either, the chunk itself comes back, and the entries settled meanwhile
+   * are skipped then by their claims. The one difference from single messages: an entry of a chunk
+   * that was itself delivered MaxDeliver times may get one attempt more before its dead letter.
+   */
+  async function handleChunk(entries: DeliverMessage[], deliveryCount: number, signal?: AbortSignal): Promise<Outcome> {
+    if (!d.retrySubject) throw new Error("chunked delivery messages need the worker's retrySubject");
+    const later: LaterRetry[] = [];
+    await Promise.all(
+      entries.map(async (msg) => {
+        const attempt = deliveryCount + (msg.k ?? 0);
+        let out: Outcome;
+        try {
+          out = await attemptDelivery(msg, attempt, signal);
+        } catch (err) {
+          out = { kind: "retry", error: (err as Error).message, notAttempted: true };
+        }
+        if (out.kind !== "retry") return;
+        const delayMs = out.delayMs ?? backoffFor(d.backoffMs ?? [], attempt);
+        later.push({ msg, delayMs, k: out.notAttempted ? attempt - 1 : attempt });
+      }),
+    );
+    await retryThroughOutbox(d.db, d.retrySubject, later);
+    return { kind: "ack" };
   }
 
   /**

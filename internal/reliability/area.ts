@@ -53,12 +53,12 @@ export const reliabilityArea: Area = {
         // A channel's consumer stops pulling while its way out or the user service is down; the
         // messages wait in the stream with their attempts untouched.
         for (const [name, ch] of ctx.channels) {
-          const loop: ConsumerLoop | undefined = s.consumers.get(`deliver-${name}`);
-          if (!loop) continue;
+          const loops = [s.consumers.get(`deliver-${name}`), s.consumers.get(`deliver-${name}-chunks`)].filter((l): l is ConsumerLoop => l !== undefined);
+          if (loops.length === 0) continue;
           const parts = [ch.availability, ctx.users.breaker].filter((a): a is Availability => a !== undefined);
           if (parts.length === 0) continue;
           const gate = allAvailable(parts);
-          const apply = (up: boolean) => (up ? loop.resume() : loop.pause());
+          const apply = (up: boolean) => loops.forEach((loop) => (up ? loop.resume() : loop.pause()));
           unsubscribe.push(gate.onChange(apply));
           if (!gate.available) apply(false);
         }

@@ -72,11 +72,12 @@ const MAX_SELECTED = 10_000;
  */
 export function createDeadLetters(d: DeadLettersDeps) {
   const t = d.topology;
-  const deliverPrefix = t.subjects.deliver("");
 
   /** What a message on the work stream is about: its source and ids, if it decodes. */
   const identify = (subject: string, data: Uint8Array) => {
-    const source = subject.startsWith(deliverPrefix) ? subject.slice(deliverPrefix.length) : subject === t.subjects.requests ? "planner" : "other";
+    // A chunk of a campaign's deliveries (a JSON array) names no single delivery: its rows are left to
+    // the reconciler, which publishes each one again.
+    const source = t.subjects.channelOf(subject) ?? (subject === t.subjects.requests ? "planner" : "other");
     let deliveryId: string | null = null;
     let notificationId: string | null = null;
     try {

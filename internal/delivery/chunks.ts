@@ -1,0 +1,49 @@
+import type { OutMessage } from "../bus/publish.js";
+import type { Topology } from "../bus/topology.js";
+
+/**
+ * A campaign sends one notification to many users, and a broker message per delivery costs both
+ * sides a publish, its acknowledgement, a delivery and an ack: about a sixth of the CPU an email
+ * costs. So a campaign's deliveries travel in chunks: a JSON array of delivery messages on the
+ * channel's chunk subject (its own consumer, pulled in chunks), whose entries the worker attempts
+ * side by side; each delivery keeps its own ledger row, claim, retries (as messages of their own)
+ * and dead letter (worker.ts). Messages for other subjects pass through unchanged.
+ *
+ * `size`: deliveries per chunk, at most (NOTIFY_CAMPAIGN_CHUNK; a few hundred bytes each, far below
+ * the broker's payload limit at the largest allowed). The input is what the planner publishes (one delivery message per OutMessage, in order); chunks
+ * follow that order per channel. A chunk's msgId names its first and last delivery, so publishing the
+ * same slice twice stores it once.
+ */
+export function chunkDeliveries(msgs: readonly OutMessage[], t: Topology, size: number): OutMessage[] {
+  if (size <= 1) return [...msgs];
+  const out: OutMessage[] = [];
+  const open = new Map<string, OutMessage[]>();
+  const close = (subject: string, group: OutMessage[]) => {
+    if (group.length === 1) return out.push(group[0]);
+    const channel = t.subjects.channelOf(subject)!;
+    const parts: Uint8Array[] = [OPEN];
+    group.forEach((m, i) => parts.push(...(i === 0 ? [m.data] : [COMMA, m.data])));
+    parts.push(CLOSE);
+    out.push({ subject: t.subjects.deliverChunks(channel), msgId: `${group[0].msgId}..${group.at(-1)!.msgId}`, data: Buffer.concat(parts) });
+  };
+  for (const m of msgs) {
+    const channel = t.subjects.channelOf(m.subject);
+    if (m.headers || channel === undefined || m.subject !== t.subjects.deliver(channel)) {
+      out.push(m);
+      continue;
+    }
+    let group = open.get(m.subject);
+    if (!group) open.set(m.subject, (group = []));
+    group.push(m);
+    if (group.length >= size) {
+      close(m.subject, group);
+      open.delete(m.subject);
+    }
+  }
+  for (const [subject, group] of open) close(subject, group);
+  return out;
+}
+
+const OPEN = Buffer.from("[");
+const COMMA = Buffer.from(",");
+const CLOSE = Buffer.from("]");
