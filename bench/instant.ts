@@ -11,7 +11,7 @@ import { migrate } from "../internal/store/migrate.js";
 import { freePort } from "../test/harness/ports.js";
 import { spawnNode } from "../test/harness/processes.js";
 import { deleteStreams } from "../test/harness/platform.js";
-import { callers } from "./lib/load.js";
+import { callers, steadyRate } from "./lib/load.js";
 import { startCountingSink } from "./lib/sink.js";
 import { dbStatements, formatCounts, formatStages, perUnit, stageLatencies } from "./lib/db-counters.js";
 import { cpuMs, cpuMsOf, percentile, pidsNamed, table, waitForQuiet } from "./lib/stats.js";
@@ -85,9 +85,9 @@ async function baseline() {
 async function insertBaseline(dbUrl: string) {
   const pool = mysql.createPool({ uri: dbUrl, connectionLimit: 32 });
   await pool.query("CREATE TABLE bench_insert (id BIGINT AUTO_INCREMENT PRIMARY KEY, k VARCHAR(64), payload TEXT)");
-  const t0 = performance.now();
-  await callers(N, CONCURRENCY, (i) => pool.execute("INSERT INTO bench_insert (k, payload) VALUES (?, ?)", [`k${i}`, "x".repeat(200)]));
-  const rate = N / ((performance.now() - t0) / 1000);
+  const { rate } = await steadyRate(N, CONCURRENCY, (i, round) =>
+    pool.execute("INSERT INTO bench_insert (k, payload) VALUES (?, ?)", [`k${round}-${i}`, "x".repeat(200)]),
+  );
   await pool.query("DROP TABLE bench_insert");
   await pool.end();
   return rate;
@@ -119,12 +119,10 @@ async function rpcFloor(wire: Wire, server: "grpc-js" | "connect" = serverOf(wir
   try {
     await srv.waitForLine((l) => l.json?.msg === "rpc floor listening", 30_000);
     const send = sendWith(clientFor(port, "floor", wire));
-    // A fresh process: warmed until its JIT has settled, so the floor is not a cold start's.
-    await callers(Math.max(N, 3000), CONCURRENCY, (i) => send("warm", i));
-    const cpu0 = cpuMs(srv.pid);
-    const t0 = performance.now();
-    await callers(N, CONCURRENCY, (i) => send("floor", i));
-    return { rate: N / ((performance.now() - t0) / 1000), serverCpuPerCall: (cpuMs(srv.pid) - cpu0) / N };
+    // A fresh process: timed once its JIT has settled, so the floor is not a cold start's.
+    let cpu0 = 0;
+    const { rate } = await steadyRate(N, CONCURRENCY, (i, round) => send(`floor${round}`, i), { beforeRound: () => (cpu0 = cpuMs(srv.pid)) });
+    return { rate, serverCpuPerCall: (cpuMs(srv.pid) - cpu0) / N };
   } finally {
     await srv.stop({ timeoutMs: 5_000 });
   }
@@ -238,11 +236,12 @@ async function pipeline() {
     // Ingest alone: the other processes are stopped (SIGSTOP) so the Sends do not share the cores with
     // delivering; the accepted work waits in the outbox and leaves when they continue.
     const others = nodes.filter((n) => n !== apiNode && n !== altNode);
+    let ingestCalls = 0;
     const ingestAlone = async (tag: string, fn: typeof send, node: (typeof nodes)[number]) => {
-      const c0 = cpuMs(node.proc.pid);
-      const ti = performance.now();
-      await callers(N, CONCURRENCY, (i) => fn(tag, i));
-      return { rate: N / ((performance.now() - ti) / 1000), cpuPerCall: (cpuMs(node.proc.pid) - c0) / N };
+      let c0 = 0;
+      const r = await steadyRate(N, CONCURRENCY, (i, round) => fn(`${tag}${round}`, i), { beforeRound: () => (c0 = cpuMs(node.proc.pid)) });
+      ingestCalls += r.rounds * N;
+      return { rate: r.rate, cpuPerCall: (cpuMs(node.proc.pid) - c0) / N };
     };
     let ingest = { rate: NaN, cpuPerCall: NaN };
     let ingestAlt = ingest;
@@ -256,7 +255,7 @@ async function pipeline() {
       } finally {
         for (const n of others) process.kill(n.proc.pid, "SIGCONT");
       }
-      await sink.waitFor((delivered += 2 * N + BATCHES * 500), 180_000);
+      await sink.waitFor((delivered += ingestCalls + BATCHES * 500), 180_000);
     }
 
     const batchRows = await sendBatches("batch");

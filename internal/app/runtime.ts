@@ -5,6 +5,7 @@ import { createConsumerLoop, type ConsumerLoop } from "../bus/consumer.js";
 import { ensureConsumer } from "../bus/nats.js";
 import { decodeJson } from "../bus/publish.js";
 import { createLedger } from "../delivery/ledger.js";
+import { chunkSize, coalescingPublisher } from "../delivery/chunks.js";
 import { createLocalDelivery, type LocalDelivery } from "../delivery/local.js";
 import { createDeliveryWorker, type Decorator, type FailureListener } from "../delivery/worker.js";
 import { DeliveryState, type DeliverMessage } from "../notification/model.js";
@@ -124,6 +125,8 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
       addressChannels: [...ctx.channels.values()].filter((c) => c.takesBareAddress).map((c) => c.name),
       observe: observe.planned,
       local: (channel) => locals.get(channel),
+      // With no retry schedule a delivery has one attempt; a chunk's entry to retry would get a second.
+      publish: cfg.retry.backoffMs.length > 0 ? coalescingPublisher(bus.js, t, cfg.worker.chunk) : undefined,
     });
     const loop = createConsumerLoop({
       ...common,
@@ -163,16 +166,11 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
         observe: observe.delivery,
       });
       // Two consumers per channel: single delivery messages, and campaigns' chunks of them
-      // (delivery/chunks.ts), pulled in chunks so a process takes about the same number of deliveries
-      // either way and several workers share a campaign.
+      // (delivery/chunks.ts), whose loop counts deliveries, not messages, so a process takes about the
+      // same work either way and several workers share a campaign.
       const loops = [
-        { durable: t.consumers.deliver(name), filter: t.subjects.deliver(name), concurrency: cfg.worker.batch, key: `deliver-${name}` },
-        {
-          durable: t.consumers.deliverChunks(name),
-          filter: t.subjects.deliverChunks(name),
-          concurrency: Math.max(2, Math.ceil(cfg.worker.batch / cfg.campaign.chunk)),
-          key: `deliver-${name}-chunks`,
-        },
+        { durable: t.consumers.deliver(name), filter: t.subjects.deliver(name), key: `deliver-${name}` },
+        { durable: t.consumers.deliverChunks(name), filter: t.subjects.deliverChunks(name), key: `deliver-${name}-chunks`, weigh: chunkSize },
       ];
       for (const l of loops) {
         await ensureConsumer(bus.jsm, t.streams.work, {
@@ -186,7 +184,9 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
           ...common,
           stream: t.streams.work,
           durable: l.durable,
-          concurrency: l.concurrency,
+          concurrency: cfg.worker.batch,
+          weigh: l.weigh,
+          expectedWeight: l.weigh ? cfg.worker.chunk : 1,
           log,
           handle: (m) => worker.handle(m),
           async onDeadLetter(m, info) {

@@ -29,8 +29,16 @@ export interface ConsumerLoopOptions {
   js: JetStreamClient;
   stream: string;
   durable: string;
-  /** Messages processed at once by this process. */
+  /** Messages processed at once by this process (units of work, when `weigh` is given). */
   concurrency: number;
+  /**
+   * The units of work a message carries (a chunk's deliveries, internal/delivery/chunks.ts): the loop
+   * then holds `concurrency` units, not messages, and sizes each pull by the average weight it has
+   * seen (starting from `expectedWeight`), so a process takes about the same work whatever the chunks'
+   * sizes and does not pull a whole campaign while another worker waits.
+   */
+  weigh?(msg: JsMsg): number;
+  expectedWeight?: number;
   maxDeliver: number;
   backoffMs: number[];
   ackWaitMs: number;
@@ -71,6 +79,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
   const inflight = new Set<JsMsg>();
+  // Units of work under way, and the running average of a message's weight (see `weigh`).
+  let load = 0;
+  let avgWeight = o.expectedWeight ?? 1;
   const abort = new AbortController();
   let iter: ConsumerMessages | undefined;
   let consumer: Consumer | undefined;
@@ -115,6 +126,9 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
   const process = async (m: JsMsg) => {
     // A message that arrives while shutting down goes straight back to the broker for another worker.
     if (stopped) return m.nak();
+    const weight = o.weigh ? Math.max(1, o.weigh(m)) : 1;
+    avgWeight += (weight - avgWeight) / 8;
+    load += weight;
     inflight.add(m);
     try {
       let out: Outcome;
@@ -131,6 +145,7 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
     } catch (err) {
       log.error({ err: (err as Error).message }, "settling a message failed");
     } finally {
+      load -= weight;
       inflight.delete(m);
       const w = waiters;
       waiters = [];
@@ -142,7 +157,7 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
   // quarter of the slots is free batches the pulls while keeping the worker busy.
   const refillAt = Math.max(1, Math.floor(o.concurrency / 4));
   const slot = async () => {
-    while (o.concurrency - inflight.size < refillAt && inflight.size > 0 && !stopped && !paused) {
+    while (o.concurrency - load < refillAt && inflight.size > 0 && !stopped && !paused) {
       await new Promise<void>((r) => waiters.push(r));
     }
   };
@@ -157,7 +172,7 @@ export function createConsumerLoop(o: ConsumerLoopOptions): ConsumerLoop {
         if (stopped || paused) break;
         // Looked up once, not per pull: the lookup is a broker round trip of its own.
         consumer ??= await o.js.consumers.get(o.stream, o.durable);
-        const free = Math.max(1, o.concurrency - inflight.size);
+        const free = Math.max(1, Math.floor((o.concurrency - load) / avgWeight));
         iter = await consumer.fetch({ max_messages: free, expires: 2000 });
         for await (const m of iter) void process(m);
       } catch (err) {

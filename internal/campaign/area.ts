@@ -67,7 +67,7 @@ export const campaignArea: Area = {
         maxBacklog: cfg.maxBacklog,
         allZones: cfg.timeZones,
         // With no retry schedule a delivery has one attempt; a chunk's entry to retry would get a second.
-        pack: ctx.cfg.retry.backoffMs.length > 0 ? (msgs) => chunkDeliveries(msgs, ctx.topology, cfg.chunk) : undefined,
+        pack: ctx.cfg.retry.backoffMs.length > 0 ? (msgs) => chunkDeliveries(msgs, ctx.topology, ctx.cfg.worker.chunk) : undefined,
       });
       scheduler = createScheduler({
         db: ctx.db,

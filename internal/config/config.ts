@@ -91,6 +91,7 @@ const schema = z.object({
   NOTIFY_USERS_TIMEOUT: duration.default(3000),
   NOTIFY_RETRY_BACKOFF: durationList.default([10_000, 30_000, 120_000, 600_000, 3_600_000]),
   NOTIFY_WORKER_BATCH: int(1, 1000).default(128),
+  NOTIFY_DELIVERY_CHUNK: int(1, 256).default(32),
   NOTIFY_LEASE: duration.default(60_000),
   NOTIFY_ACK_WAIT: duration.default(30_000),
   NOTIFY_RELAY_BATCH: int(1, 5000).default(500),
@@ -114,7 +115,6 @@ const schema = z.object({
   NOTIFY_CAMPAIGN_MISFIRE_GRACE: duration.default(60_000),
   NOTIFY_CAMPAIGN_CONCURRENCY: int(1, 64).default(2),
   NOTIFY_CAMPAIGN_MAX_BACKLOG: int(100, 10_000_000).default(5000),
-  NOTIFY_CAMPAIGN_CHUNK: int(1, 256).default(32),
   NOTIFY_CAMPAIGN_TIME_ZONES: z
     .string()
     .optional()
@@ -206,8 +206,11 @@ export interface Config {
     ramp: RampSettings;
   };
   retry: { backoffMs: number[] };
-  /** ackWaitMs: how long an unacknowledged message waits before the broker assumes its worker died. */
-  worker: { batch: number; leaseMs: number; ackWaitMs: number };
+  /**
+   * ackWaitMs: how long an unacknowledged message waits before the broker assumes its worker died.
+   * chunk: deliveries per broker message, at most (internal/delivery/chunks.ts); 1: a message each.
+   */
+  worker: { batch: number; leaseMs: number; ackWaitMs: number; chunk: number };
   relay: { batch: number; pollMs: number };
   /**
    * A process with both the api and planner roles plans its own single Sends; the outbox row of each
@@ -238,8 +241,6 @@ export interface Config {
     concurrency: number;
     /** Deliveries of a run published but not yet handled, at most: the fan-out waits above it. */
     maxBacklog: number;
-    /** Deliveries per broker message, at most (internal/delivery/chunks.ts); 1: a message each. */
-    chunk: number;
     timeZones: string[];
   };
   metrics: { addr?: string; pollMs: number };
@@ -395,7 +396,7 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
       ramp,
     },
     retry: { backoffMs: p.NOTIFY_RETRY_BACKOFF },
-    worker: { batch: p.NOTIFY_WORKER_BATCH, leaseMs: p.NOTIFY_LEASE, ackWaitMs: p.NOTIFY_ACK_WAIT },
+    worker: { batch: p.NOTIFY_WORKER_BATCH, leaseMs: p.NOTIFY_LEASE, ackWaitMs: p.NOTIFY_ACK_WAIT, chunk: p.NOTIFY_DELIVERY_CHUNK },
     relay: { batch: p.NOTIFY_RELAY_BATCH, pollMs: p.NOTIFY_RELAY_POLL },
     planHandoffMs: p.NOTIFY_PLAN_HANDOFF,
     localDelivery: p.NOTIFY_LOCAL_DELIVERY,
@@ -411,7 +412,6 @@ function fromParsed(p: Parsed): Omit<Config, "channelSettings"> {
       misfireGraceMs: p.NOTIFY_CAMPAIGN_MISFIRE_GRACE,
       concurrency: p.NOTIFY_CAMPAIGN_CONCURRENCY,
       maxBacklog: p.NOTIFY_CAMPAIGN_MAX_BACKLOG,
-      chunk: p.NOTIFY_CAMPAIGN_CHUNK,
       timeZones: p.NOTIFY_CAMPAIGN_TIME_ZONES,
     },
     metrics: { addr: p.NOTIFY_METRICS_ADDR, pollMs: p.NOTIFY_METRICS_POLL },

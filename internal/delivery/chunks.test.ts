@@ -27,6 +27,8 @@ describe("chunkDeliveries", () => {
       ["tchunk.deliver.email", "e6", "e6"],
       ["tchunk.deliver.websocket.chunks", "w0..w1", ["w0", "w1"]],
     ]);
+    // The header tells a consumer how much work a chunk is; a single message carries none.
+    expect(out.map((m) => m.headers?.["Notify-Deliveries"])).toEqual(["3", "3", undefined, "2"]);
     // Entries are the delivery messages as the planner encoded them.
     expect(JSON.parse(Buffer.from(out[0].data).toString())[1]).toEqual(JSON.parse(Buffer.from(msgs[1].data).toString()));
   });

@@ -1,5 +1,7 @@
-import type { OutMessage } from "../bus/publish.js";
+import type { JetStreamClient } from "nats";
+import { publishAll, type OutMessage } from "../bus/publish.js";
 import type { Topology } from "../bus/topology.js";
+import { createBatcher } from "../store/batcher.js";
 
 /**
  * A campaign sends one notification to many users, and a broker message per delivery costs both
@@ -14,6 +16,12 @@ import type { Topology } from "../bus/topology.js";
  * follow that order per channel. A chunk's msgId names its first and last delivery, so publishing the
  * same slice twice stores it once.
  */
+/** The deliveries a chunk carries, for a consumer that counts its work in deliveries (bus/consumer.ts `weigh`). */
+export const CHUNK_SIZE_HEADER = "Notify-Deliveries";
+
+/** The deliveries a message on a chunk subject carries (1 when it does not say). */
+export const chunkSize = (m: { headers?: { get(k: string): string } }): number => Number(m.headers?.get(CHUNK_SIZE_HEADER)) || 1;
+
 export function chunkDeliveries(msgs: readonly OutMessage[], t: Topology, size: number): OutMessage[] {
   if (size <= 1) return [...msgs];
   const out: OutMessage[] = [];
@@ -24,7 +32,12 @@ export function chunkDeliveries(msgs: readonly OutMessage[], t: Topology, size: 
     const parts: Uint8Array[] = [OPEN];
     group.forEach((m, i) => parts.push(...(i === 0 ? [m.data] : [COMMA, m.data])));
     parts.push(CLOSE);
-    out.push({ subject: t.subjects.deliverChunks(channel), msgId: `${group[0].msgId}..${group.at(-1)!.msgId}`, data: Buffer.concat(parts) });
+    out.push({
+      subject: t.subjects.deliverChunks(channel),
+      msgId: `${group[0].msgId}..${group.at(-1)!.msgId}`,
+      data: Buffer.concat(parts),
+      headers: { [CHUNK_SIZE_HEADER]: String(group.length) },
+    });
   };
   for (const m of msgs) {
     const channel = t.subjects.channelOf(m.subject);
@@ -47,3 +60,22 @@ export function chunkDeliveries(msgs: readonly OutMessage[], t: Topology, size: 
 const OPEN = Buffer.from("[");
 const COMMA = Buffer.from(",");
 const CLOSE = Buffer.from("]");
+
+/**
+ * The planner's publish for single Sends: the delivery messages of notifications planned at about the
+ * same moment (concurrent Sends, the planner consumer's parallel requests) share chunks. A message
+ * leaves at the end of the event loop's turn, alone when nothing else is ready; while two publishes
+ * await their acknowledgements, what comes meanwhile gathers for the next. Each caller resolves once
+ * its own messages are stored, or fails with its batch's error, as publishAll does.
+ */
+export function coalescingPublisher(js: JetStreamClient, t: Topology, size: number): (msgs: OutMessage[]) => Promise<unknown> {
+  const one = createBatcher<OutMessage, undefined>({
+    maxItems: 512,
+    maxConcurrent: 2,
+    run: async (items) => {
+      await publishAll(js, chunkDeliveries(items, t, size));
+      return items.map(() => undefined);
+    },
+  });
+  return (msgs) => Promise.all(msgs.map(one));
+}

@@ -31,6 +31,8 @@ export interface PlannerDeps {
    * Sends (see delivery/local.ts); consulted at each handoff.
    */
   local?: (channel: string) => LocalDelivery | undefined;
+  /** How deliveries are published when the caller names no way (default: publishAll, a message each). */
+  publish?: (msgs: OutMessage[]) => Promise<unknown>;
 }
 
 export interface PlannedDelivery {
@@ -153,7 +155,7 @@ export function createPlanner(d: PlannerDeps) {
   async function record(
     n: NotificationRow,
     planned: PlannedDelivery[],
-    publish: (msgs: OutMessage[]) => Promise<unknown> = (msgs) => publishAll(d.js, msgs),
+    publish: (msgs: OutMessage[]) => Promise<unknown> = d.publish ?? ((msgs) => publishAll(d.js, msgs)),
     here = false,
   ): Promise<{ created: number; published: number; delivering: Promise<unknown> }> {
     if (planned.length === 0) return { created: 0, published: 0, delivering: Promise.resolve() };

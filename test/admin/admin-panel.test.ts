@@ -73,7 +73,7 @@ describe.skipIf(!chromiumPath)("the admin panel in a real browser", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Dashboard" }).waitFor();
     await page.getByRole("cell", { name: "email", exact: true }).waitFor();
-    await page.getByRole("cell", { name: "email (campaign chunks)", exact: true }).waitFor();
+    await page.getByRole("cell", { name: "email (chunks)", exact: true }).waitFor();
     await page.getByText("ready", { exact: true }).waitFor();
     expect(await page.getByTestId("who").textContent()).toBe("ada@example.test");
     await shot(page, "02-dashboard");

@@ -29,7 +29,7 @@ const RU: Record<string, string> = {
   Dead: "Мёртвые",
   Queues: "Очереди",
   Queue: "Очередь",
-  "campaign chunks": "пачки кампаний",
+  chunks: "пачки",
   Pending: "В очереди",
   "In flight": "В работе",
   Redelivered: "Повторно",

@@ -98,7 +98,7 @@ export function DashboardPage({ widgets }: { widgets: ComponentType[] }) {
               <tbody>
                 {data?.queues.map((q) => (
                   <tr key={q.consumer}>
-                    <td title={q.consumer}>{q.channel ? (q.consumer.endsWith("-chunks") ? `${q.channel} (${t("campaign chunks")})` : q.channel) : q.consumer}</td>
+                    <td title={q.consumer}>{q.channel ? (q.consumer.endsWith("-chunks") ? `${q.channel} (${t("chunks")})` : q.channel) : q.consumer}</td>
                     <td className="num">{q.exists ? String(q.pending) : "—"}</td>
                     <td className="num">{q.exists ? String(q.ackPending) : "—"}</td>
                     <td className="num">{q.exists ? String(q.redelivered) : "—"}</td>
