@@ -5,7 +5,7 @@ import { createConsumerLoop, type ConsumerLoop } from "../bus/consumer.js";
 import { ensureConsumer } from "../bus/nats.js";
 import { decodeJson } from "../bus/publish.js";
 import { createLedger } from "../delivery/ledger.js";
-import { chunkSize, coalescingPublisher } from "../delivery/chunks.js";
+import { chunkSize, chunkSizeFor, coalescingPublisher } from "../delivery/chunks.js";
 import { createLocalDelivery, type LocalDelivery } from "../delivery/local.js";
 import { createDeliveryWorker, type Decorator, type FailureListener } from "../delivery/worker.js";
 import { DeliveryState, type DeliverMessage } from "../notification/model.js";
@@ -105,6 +105,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
   }
 
   const common = { js: bus.js, maxDeliver, backoffMs: cfg.retry.backoffMs, ackWaitMs: ACK_WAIT_MS };
+  const chunk = chunkSizeFor(cfg.worker.chunk, cfg.retry.backoffMs.length);
   let handoff: Handoff | undefined;
   // Filled in below when this process also runs the workers (see delivery/local.ts).
   const locals = new Map<string, LocalDelivery>();
@@ -125,8 +126,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
       addressChannels: [...ctx.channels.values()].filter((c) => c.takesBareAddress).map((c) => c.name),
       observe: observe.planned,
       local: (channel) => locals.get(channel),
-      // With no retry schedule a delivery has one attempt; a chunk's entry to retry would get a second.
-      publish: cfg.retry.backoffMs.length > 0 ? coalescingPublisher(bus.js, t, cfg.worker.chunk) : undefined,
+      publish: chunk > 1 ? coalescingPublisher(bus.js, t, chunk) : undefined,
     });
     const loop = createConsumerLoop({
       ...common,

@@ -4,7 +4,7 @@ import type { Area } from "../app/area.js";
 import { newId } from "../ids/ids.js";
 import { createPlanner } from "../planner/planner.js";
 import { createFanout } from "./fanout.js";
-import { chunkDeliveries } from "../delivery/chunks.js";
+import { chunkDeliveries, chunkSizeFor } from "../delivery/chunks.js";
 import { createScheduler, type Scheduler } from "./scheduler.js";
 import { CAMPAIGN_RULES, createCampaignService } from "./service.js";
 
@@ -66,8 +66,7 @@ export const campaignArea: Area = {
         leaseMs: cfg.leaseMs,
         maxBacklog: cfg.maxBacklog,
         allZones: cfg.timeZones,
-        // With no retry schedule a delivery has one attempt; a chunk's entry to retry would get a second.
-        pack: ctx.cfg.retry.backoffMs.length > 0 ? (msgs) => chunkDeliveries(msgs, ctx.topology, ctx.cfg.worker.chunk) : undefined,
+        pack: (msgs) => chunkDeliveries(msgs, ctx.topology, chunkSizeFor(ctx.cfg.worker.chunk, ctx.cfg.retry.backoffMs.length)),
       });
       scheduler = createScheduler({
         db: ctx.db,

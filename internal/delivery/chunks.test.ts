@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { encodeJson, type OutMessage } from "../bus/publish.js";
 import { createTopology } from "../bus/topology.js";
 import type { DeliverMessage } from "../notification/model.js";
-import { chunkDeliveries } from "./chunks.js";
+import { chunkDeliveries, chunkSizeFor } from "./chunks.js";
 
 const t = createTopology("tchunk");
 const delivery = (d: string, ch = "email"): OutMessage => ({
@@ -43,6 +43,9 @@ describe("chunkDeliveries", () => {
       ["tchunk.deliver.email.chunks", "a..b"],
     ]);
     expect(chunkDeliveries(msgs, t, 1)).toEqual(msgs);
+    // With a single attempt per delivery (no retry delays) nothing is packed.
+    expect(chunkSizeFor(32, 0)).toBe(1);
+    expect(chunkSizeFor(32, 5)).toBe(32);
   });
 
   it("names the channel of deliver and chunk subjects only", () => {

@@ -3,25 +3,31 @@ import { publishAll, type OutMessage } from "../bus/publish.js";
 import type { Topology } from "../bus/topology.js";
 import { createBatcher } from "../store/batcher.js";
 
-/**
- * A campaign sends one notification to many users, and a broker message per delivery costs both
- * sides a publish, its acknowledgement, a delivery and an ack: about a sixth of the CPU an email
- * costs. So a campaign's deliveries travel in chunks: a JSON array of delivery messages on the
- * channel's chunk subject (its own consumer, pulled in chunks), whose entries the worker attempts
- * side by side; each delivery keeps its own ledger row, claim, retries (as messages of their own)
- * and dead letter (worker.ts). Messages for other subjects pass through unchanged.
- *
- * `size`: deliveries per chunk, at most (NOTIFY_CAMPAIGN_CHUNK; a few hundred bytes each, far below
- * the broker's payload limit at the largest allowed). The input is what the planner publishes (one delivery message per OutMessage, in order); chunks
- * follow that order per channel. A chunk's msgId names its first and last delivery, so publishing the
- * same slice twice stores it once.
- */
 /** The deliveries a chunk carries, for a consumer that counts its work in deliveries (bus/consumer.ts `weigh`). */
 export const CHUNK_SIZE_HEADER = "Notify-Deliveries";
 
 /** The deliveries a message on a chunk subject carries (1 when it does not say). */
 export const chunkSize = (m: { headers?: { get(k: string): string } }): number => Number(m.headers?.get(CHUNK_SIZE_HEADER)) || 1;
 
+/**
+ * The chunk size to publish with: NOTIFY_DELIVERY_CHUNK, or 1 (a message each) when a delivery has a
+ * single attempt (no retry schedule), since a chunk's entry to try again would get a second.
+ */
+export const chunkSizeFor = (chunk: number, retryDelays: number): number => (retryDelays > 0 ? chunk : 1);
+
+/**
+ * A broker message per delivery costs both sides a publish, its acknowledgement, a delivery and an
+ * ack. Deliveries published together therefore travel in chunks: a JSON array of delivery messages on
+ * the channel's chunk subject (its own consumer, which counts deliveries), whose entries the worker
+ * attempts side by side; each delivery keeps its own ledger row, claim, retries (as messages of their
+ * own) and dead letter (worker.ts). Messages for other subjects, and messages with headers, pass
+ * through unchanged; a group of one stays an ordinary message.
+ *
+ * `size`: deliveries per chunk, at most (a few hundred bytes each, far below the broker's payload
+ * limit at the largest allowed). The input is what the planner publishes (one delivery message per
+ * OutMessage, in order); chunks follow that order per channel. A chunk's msgId names its first and
+ * last delivery, so publishing the same slice twice stores it once.
+ */
 export function chunkDeliveries(msgs: readonly OutMessage[], t: Topology, size: number): OutMessage[] {
   if (size <= 1) return [...msgs];
   const out: OutMessage[] = [];
