@@ -165,9 +165,9 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
         failureListeners,
         observe: observe.delivery,
       });
-      // Two consumers per channel: single delivery messages, and campaigns' chunks of them
-      // (delivery/chunks.ts), whose loop counts deliveries, not messages, so a process takes about the
-      // same work either way and several workers share a campaign.
+      // Two consumers per channel: single delivery messages, and chunks of them (delivery/chunks.ts),
+      // whose loop counts deliveries, not messages, so a process takes about the same work either way
+      // and several workers share a campaign.
       const loops = [
         { durable: t.consumers.deliver(name), filter: t.subjects.deliver(name), key: `deliver-${name}` },
         { durable: t.consumers.deliverChunks(name), filter: t.subjects.deliverChunks(name), key: `deliver-${name}-chunks`, weigh: chunkSize },

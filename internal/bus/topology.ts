@@ -11,8 +11,8 @@ export interface Topology {
     /** One message per delivery, per channel. */
     deliver(channel: string): string;
     /**
-     * A campaign's deliveries for one channel, many per message (a JSON array of delivery messages):
-     * see internal/delivery/chunks.ts. Its own consumer, so a worker's pull is sized in chunks.
+     * Deliveries for one channel published together, many per message (a JSON array of delivery
+     * messages: internal/delivery/chunks.ts). Its own consumer, whose loop counts deliveries.
      */
     deliverChunks(channel: string): string;
     /** The channel a deliver or deliver-chunks subject is for, or undefined for any other subject. */

@@ -68,7 +68,7 @@ const COMMA = Buffer.from(",");
 const CLOSE = Buffer.from("]");
 
 /**
- * The planner's publish for single Sends: the delivery messages of notifications planned at about the
+ * The planner's publish (runtime's planner role): the delivery messages of notifications planned at about the
  * same moment (concurrent Sends, the planner consumer's parallel requests) share chunks. A message
  * leaves at the end of the event loop's turn, alone when nothing else is ready; while two publishes
  * await their acknowledgements, what comes meanwhile gathers for the next. Each caller resolves once

@@ -75,7 +75,7 @@ export function createDeadLetters(d: DeadLettersDeps) {
 
   /** What a message on the work stream is about: its source and ids, if it decodes. */
   const identify = (subject: string, data: Uint8Array) => {
-    // A chunk of a campaign's deliveries (a JSON array) names no single delivery: its rows are left to
+    // A chunk of deliveries (a JSON array) names no single delivery: its rows are left to
     // the reconciler, which publishes each one again.
     const source = t.subjects.channelOf(subject) ?? (subject === t.subjects.requests ? "planner" : "other");
     let deliveryId: string | null = null;
