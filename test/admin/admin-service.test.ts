@@ -206,7 +206,8 @@ describe("dashboard, search and the static panel", () => {
       return Number(r.body.totals.sent ?? 0) >= 1 ? r.body : undefined;
     });
     expect(dash.hours).toHaveLength(24);
-    expect(Number(dash.hours[23].sent)).toBeGreaterThanOrEqual(1);
+    // The newest hour, or the one before when the clock passed the hour since the mail went out.
+    expect(Number(dash.hours[22].sent ?? 0) + Number(dash.hours[23].sent ?? 0)).toBeGreaterThanOrEqual(1);
     expect(dash.queues.find((q) => q.consumer === "deliver-email")?.exists).toBe(true);
     const byEmail = await rpc<{ matchedAs: string; deliveries: { notificationId: string; status: string }[] }>(
       "notify.v1.AdminService/SearchDeliveries",
