@@ -7,6 +7,7 @@ import { connect } from "nats";
 import nodemailer from "nodemailer";
 import { CampaignService, RunStatus } from "../gen/notify/v1/campaign_service_pb.js";
 import { generateKey } from "../internal/auth/api-keys.js";
+import { chunkSize } from "../internal/delivery/chunks.js";
 import { DemoAdminService } from "../gen/cinema/users/v1/demo_admin_service_pb.js";
 import { createGrpcClient } from "../internal/rpc/grpc-client.js";
 import { createConnectClient } from "../internal/rpc/connect-client.js";
@@ -144,7 +145,7 @@ async function runCampaign(e: Env, o: { name: string; n: number; rate: number; i
   const sub = o.countPublishes
     ? nc.subscribe(`${e.prefix}.deliver.>`, {
         callback: (_err, m) => {
-          const n = m.subject.endsWith(".email.chunks") ? (JSON.parse(m.string()) as unknown[]).length : m.subject.endsWith(".email") ? 1 : 0;
+          const n = m.subject.endsWith(".email.chunks") ? chunkSize(m) : m.subject.endsWith(".email") ? 1 : 0;
           for (let i = 0; i < n; i++) publishes.push(performance.now());
         },
       })

@@ -169,8 +169,8 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
       // whose loop counts deliveries, not messages, so a process takes about the same work either way
       // and several workers share a campaign.
       const loops = [
-        { durable: t.consumers.deliver(name), filter: t.subjects.deliver(name), key: `deliver-${name}` },
-        { durable: t.consumers.deliverChunks(name), filter: t.subjects.deliverChunks(name), key: `deliver-${name}-chunks`, weigh: chunkSize },
+        { durable: t.consumers.deliver(name), filter: t.subjects.deliver(name) },
+        { durable: t.consumers.deliverChunks(name), filter: t.subjects.deliverChunks(name), weigh: chunkSize },
       ];
       for (const l of loops) {
         await ensureConsumer(bus.jsm, t.streams.work, {
@@ -202,7 +202,7 @@ export async function startRuntime(ctx: AppContext, areas: Area[] = AREAS): Prom
           },
         });
         loop.start();
-        consumers.set(l.key, loop);
+        consumers.set(l.durable, loop);
       }
       // A single attempt left nothing to retry with, so such a platform keeps every delivery on the broker.
       if (handoff && cfg.localDelivery && maxDeliver > 1) {

@@ -36,7 +36,10 @@ export function chunkDeliveries(msgs: readonly OutMessage[], t: Topology, size: 
     if (group.length === 1) return out.push(group[0]);
     const channel = t.subjects.channelOf(subject)!;
     const parts: Uint8Array[] = [OPEN];
-    group.forEach((m, i) => parts.push(...(i === 0 ? [m.data] : [COMMA, m.data])));
+    group.forEach((m, i) => {
+      if (i > 0) parts.push(COMMA);
+      parts.push(m.data);
+    });
     parts.push(CLOSE);
     out.push({
       subject: t.subjects.deliverChunks(channel),

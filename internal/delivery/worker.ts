@@ -54,6 +54,8 @@ interface NotificationData {
   automatic: boolean;
 }
 
+const hasIds = (msg: DeliverMessage | undefined) => typeof msg?.d === "string" && typeof msg.n === "string";
+
 /** A promise's outcome as a value, so it can be started now, awaited later, or dropped without an unhandled rejection. */
 const settled = <T>(p: Promise<T>) => p.then((v) => ({ ok: true as const, v }), (err: unknown) => ({ ok: false as const, err }));
 
@@ -114,9 +116,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
     let body: DeliverMessage | DeliverMessage[];
     try {
       body = decodeJson<DeliverMessage | DeliverMessage[]>(m.data);
-      for (const msg of Array.isArray(body) ? body : [body]) {
-        if (typeof msg?.d !== "string" || typeof msg.n !== "string") throw new Error("missing ids");
-      }
+      if (Array.isArray(body) ? !body.every(hasIds) : !hasIds(body)) throw new Error("missing ids");
     } catch (err) {
       return { kind: "poison", reason: `undecodable delivery message: ${(err as Error).message}` };
     }

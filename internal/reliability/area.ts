@@ -53,7 +53,9 @@ export const reliabilityArea: Area = {
         // A channel's consumer stops pulling while its way out or the user service is down; the
         // messages wait in the stream with their attempts untouched.
         for (const [name, ch] of ctx.channels) {
-          const loops = [s.consumers.get(`deliver-${name}`), s.consumers.get(`deliver-${name}-chunks`)].filter((l): l is ConsumerLoop => l !== undefined);
+          const loops = [t.consumers.deliver(name), t.consumers.deliverChunks(name)]
+            .map((durable) => s.consumers.get(durable))
+            .filter((l): l is ConsumerLoop => l !== undefined);
           if (loops.length === 0) continue;
           const parts = [ch.availability, ctx.users.breaker].filter((a): a is Availability => a !== undefined);
           if (parts.length === 0) continue;
