@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import MailComposer from "nodemailer/lib/mail-composer";
 import { simpleParser, type ParsedMail } from "mailparser";
-import { AddressError, createComposer, type MessageParts } from "./mime.js";
+import { encode as qpEncode } from "nodemailer/lib/qp";
+import { AddressError, createComposer, quotedPrintable, type MessageParts } from "./mime.js";
 
 const FROM = "Кинотеатр «Звезда» <no-reply@cinema.example>";
 
@@ -115,6 +116,20 @@ describe("the MIME composer", () => {
     expect(parsed.bcc).toBeUndefined();
     expect(parsed.headers.get("x-tag")).toBe("a Bcc: victim@example.test");
     expect(parsed.from?.value[0].address).toBe("no-reply@cinema.example");
+  });
+
+  it("writes quoted-printable text as nodemailer's encoder does, ASCII or not", () => {
+    // Random text over the characters the ASCII path treats specially, and beyond it.
+    const alphabet = ["=", " ", "\t", "\r", "\n", "\r\n", "a", "Z", "<", ">", "~", ".", "\x7f", "\x01", "é", "Ж", "😀"];
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let round = 0; round < 2000; round++) {
+      const ascii = round % 2 === 0;
+      const pool = ascii ? alphabet.slice(0, 12) : alphabet;
+      const s = Array.from({ length: rnd(60) }, () => pool[rnd(pool.length)]).join("");
+      expect(quotedPrintable(s), JSON.stringify(s)).toBe(qpEncode(Buffer.from(s, "utf8")));
+    }
+    expect(quotedPrintable('<p style="x">a \t\r\nb =\n</p> ')).toBe('<p style=3D"x">a =09\r\nb =3D\n</p>=20');
   });
 
   it("refuses addresses that are not a single plain mailbox", () => {

@@ -52,7 +52,7 @@ export function createComposer(from: string): Composer {
   const part = (kind: keyof typeof heads, s: string) =>
     isPlainText(s) && !hasLongerLines(s, 76)
       ? heads[kind].plain + s.replace(/\r\n|\r|\n/g, "\r\n")
-      : heads[kind].qp + qpWrap(qpEncode(Buffer.from(s, "utf8")), 76);
+      : heads[kind].qp + qpWrap(quotedPrintable(s), 76);
 
   return {
     envelopeFrom,
@@ -71,6 +71,20 @@ export function createComposer(from: string): Composer {
       return `${head}MIME-Version: 1.0\r\n${html ? part("html", html) : part("text", text)}\r\n`;
     },
   };
+}
+
+const QP_ASCII = /^[\t\n\r\x20-\x7e]*$/;
+const QP_ESCAPES = /=|[ \t](?=[\r\n]|$)/g;
+const qpEscape = (c: string) => (c === "=" ? "=3D" : c === " " ? "=20" : "=09");
+
+/**
+ * Quoted-printable text, as nodemailer's encoder writes it. Printable ASCII (HTML from the templates
+ * is, in its long lines) only needs its "=" and the blanks at line ends escaped: one replace instead
+ * of a pass over every byte, which was about 2% of a worker's CPU; anything else takes the byte pass.
+ * mime.test.ts checks both give the same text.
+ */
+export function quotedPrintable(s: string): string {
+  return QP_ASCII.test(s) ? s.replace(QP_ESCAPES, qpEscape) : qpEncode(Buffer.from(s, "utf8"));
 }
 
 function fold(name: string, value: string): string {

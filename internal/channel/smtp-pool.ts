@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { parseConnectionUrl } from "nodemailer/lib/shared";
@@ -147,7 +148,7 @@ export function createSmtpPool(o: SmtpPoolOptions): SmtpPool {
           throw err;
         }
         // A stream tells afterwards whether any byte of the message was handed to the connection.
-        const stream = message instanceof Readable ? message : Readable.from([message]);
+        const stream = message instanceof Readable ? message : oneWrite(conn.c, message);
         try {
           const r = await sendOn(conn, envelope, stream);
           release(conn);
@@ -177,4 +178,35 @@ export function createSmtpPool(o: SmtpPoolOptions): SmtpPool {
       idle.length = 0;
     },
   };
+}
+
+/**
+ * A ready-made message as a stream that reaches the socket in one write. The connection escapes the
+ * message's dots and then ends it with "\r\n.\r\n" as a second write: on loopback each write is a
+ * system call that also runs the receiver's TCP path (about 3% of a worker's CPU per message in a
+ * profile). The socket is corked from the moment the message is read until the turn after it ended,
+ * once the terminator is queued behind it. nodemailer keeps its socket in `_socket`; without one (a
+ * future version) the message simply goes out in two writes as before.
+ */
+function oneWrite(c: SMTPConnection, message: string | Buffer): Readable {
+  const socket = (c as unknown as { _socket?: Socket })._socket;
+  let corked = false;
+  const uncork = () => {
+    if (!corked) return;
+    corked = false;
+    socket?.uncork();
+  };
+  const stream = new Readable({
+    read() {
+      if (socket && typeof socket.cork === "function" && !corked) {
+        socket.cork();
+        corked = true;
+      }
+      this.push(message);
+      this.push(null);
+    },
+  });
+  stream.once("end", () => setImmediate(uncork));
+  stream.once("close", () => setImmediate(uncork));
+  return stream;
 }

@@ -3,7 +3,7 @@ import type { User } from "../../gen/cinema/users/v1/user_directory_pb.js";
 import { decodeJson } from "../bus/publish.js";
 import { backoffFor, type Outcome } from "../bus/consumer.js";
 import { DeliveryError, type Channel, type OutgoingMessage } from "../channel/channel.js";
-import type { Logger } from "../log/logger.js";
+import { lazyChild, type Logger } from "../log/logger.js";
 import { DeliveryState, type DeliverMessage } from "../notification/model.js";
 import type { Db } from "../store/db.js";
 import { isTransientDbError } from "../store/db.js";
@@ -169,7 +169,7 @@ export function createDeliveryWorker(d: WorkerDeps) {
 
   async function attemptDelivery(msg: DeliverMessage, attempt: number, signal?: AbortSignal, preclaimed?: ClaimResult & { kind: "claimed" }): Promise<Outcome> {
     const started = Date.now();
-    const dlog = log.child({ notificationId: msg.n, deliveryId: msg.d, attempt });
+    const dlog = lazyChild(log, { notificationId: msg.n, deliveryId: msg.d, attempt });
     const retryIn = d.backoffMs ? backoffFor(d.backoffMs, attempt) : undefined;
 
     const userId = msg.u && (await needsUser(msg, msg.u)) ? msg.u : undefined;
