@@ -93,7 +93,7 @@ describe("the MIME composer", () => {
     expect(raw.replace(/\r\n/g, "")).not.toMatch(/[\r\n]/);
   });
 
-  it("sends plain ASCII in short lines as it is, every line end a CRLF, and anything else quoted-printable", () => {
+  it("sends plain ASCII in short lines as it is, every line end a CRLF, text mostly in another alphabet as base64, and anything else quoted-printable", () => {
     const c = createComposer(FROM);
     const plain = c.compose({ to: "a@example.test", subject: "s", text: "one\ntwo\rthree\r\nfour = 4", messageId: "<8@cinema.example>" });
     expect(plain).toContain("Content-Transfer-Encoding: 7bit\r\n\r\none\r\ntwo\r\nthree\r\nfour = 4\r\n");
@@ -101,7 +101,15 @@ describe("the MIME composer", () => {
     const longLine = c.compose({ to: "a@example.test", subject: "s", text: "x".repeat(77), messageId: "<9@cinema.example>" });
     expect(longLine).toContain("Content-Transfer-Encoding: quoted-printable");
     const cyrillic = c.compose({ to: "a@example.test", subject: "s", text: "Привет", messageId: "<10@cinema.example>" });
-    expect(cyrillic).toContain("Content-Transfer-Encoding: quoted-printable");
+    expect(cyrillic).toContain("Content-Transfer-Encoding: base64\r\n\r\n0J/RgNC40LLQtdGC\r\n");
+    const mostlyLatin = c.compose({ to: "a@example.test", subject: "s", text: "Hello there, Привет", messageId: "<11@cinema.example>" });
+    expect(mostlyLatin).toContain("Content-Transfer-Encoding: quoted-printable");
+    // A long Russian letter: base64 lines of 76, read back whole.
+    const letter = "Здравствуйте! Ваши билеты на сегодня готовы. ".repeat(40);
+    const raw = c.compose({ to: "a@example.test", subject: "s", text: letter, messageId: "<12@cinema.example>" });
+    const body = raw.slice(raw.indexOf("base64\r\n\r\n") + 10).split("\r\n").filter(Boolean);
+    expect(body.slice(0, -1).every((l) => l.length === 76)).toBe(true);
+    expect(Buffer.from(body.join(""), "base64").toString("utf8")).toBe(letter);
   });
 
   it("cannot be made to inject headers through the subject or an extra header", async () => {

@@ -43,16 +43,19 @@ export function createComposer(from: string): Composer {
   const boundary = `--_cinema_${randomBytes(12).toString("hex")}`;
   const partHead = (type: string, encoding: string) => `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: ${encoding}\r\n\r\n`;
   const heads = {
-    text: { qp: partHead("text/plain", "quoted-printable"), plain: partHead("text/plain", "7bit") },
-    html: { qp: partHead("text/html", "quoted-printable"), plain: partHead("text/html", "7bit") },
+    text: { qp: partHead("text/plain", "quoted-printable"), b64: partHead("text/plain", "base64"), plain: partHead("text/plain", "7bit") },
+    html: { qp: partHead("text/html", "quoted-printable"), b64: partHead("text/html", "base64"), plain: partHead("text/html", "7bit") },
   };
   const alternative = `MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="${boundary}"\r\n\r\n`;
   // As nodemailer decides: text that is plain ASCII in short lines goes as it is (7bit), which spares
-  // encoding every byte; anything else is quoted-printable.
+  // encoding every byte; text mostly in another alphabet (a Russian letter) goes as base64, a third
+  // the size of its quoted-printable; anything else is quoted-printable.
   const part = (kind: keyof typeof heads, s: string) =>
     isPlainText(s) && !hasLongerLines(s, 76)
       ? heads[kind].plain + s.replace(/\r\n|\r|\n/g, "\r\n")
-      : heads[kind].qp + qpWrap(quotedPrintable(s), 76);
+      : mostlyNonLatin(s)
+        ? heads[kind].b64 + base64Lines(s)
+        : heads[kind].qp + qpWrap(quotedPrintable(s), 76);
 
   return {
     envelopeFrom,
@@ -85,6 +88,26 @@ const qpEscape = (c: string) => (c === "=" ? "=3D" : c === " " ? "=20" : "=09");
  */
 export function quotedPrintable(s: string): string {
   return QP_ASCII.test(s) ? s.replace(QP_ESCAPES, qpEscape) : qpEncode(Buffer.from(s, "utf8"));
+}
+
+/** nodemailer's rule for base64: no more Latin letters than other characters (control and non-ASCII). */
+function mostlyNonLatin(s: string): boolean {
+  let latin = 0;
+  let other = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80 || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) other++;
+    else if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) latin++;
+  }
+  return other >= latin;
+}
+
+/** UTF-8 text in base64, 76 characters a line. */
+function base64Lines(s: string): string {
+  const b = Buffer.from(s, "utf8").toString("base64");
+  let out = "";
+  for (let i = 0; i < b.length; i += 76) out += i === 0 ? b.slice(0, 76) : `\r\n${b.slice(i, i + 76)}`;
+  return out;
 }
 
 function fold(name: string, value: string): string {
