@@ -75,4 +75,18 @@ describe("SMTP pool", () => {
       pool.close();
     }
   });
+
+  it("sends a message larger than the socket's buffer whole (the cork never holds back what the socket waits to drain)", async () => {
+    const pool = createSmtpPool({ url, size: 1, name: "cinema.example" });
+    try {
+      const big = `Subject: big\r\n\r\n${Array.from({ length: 6000 }, (_, i) => `.line ${i} ${"y".repeat(60)}`).join("\r\n")}\r\n`;
+      expect(big.length).toBeGreaterThan(300_000);
+      received.length = 0;
+      await pool.send({ from: "a@cinema.example", to: ["big@example.test"] }, big);
+      await pool.send({ from: "a@cinema.example", to: ["after@example.test"] }, "Subject: after\r\n\r\nsmall\r\n");
+      expect(received).toEqual([big, "Subject: after\r\n\r\nsmall\r\n"]);
+    } finally {
+      pool.close();
+    }
+  });
 });
