@@ -16,11 +16,21 @@ interface ClaimRow {
   attempts: number;
   lease_left: number | null;
   hold_left: number | null;
+  claimable: number;
 }
 
+// A claim reads the clock once (@claim_at), so the row read tells of each row exactly what the UPDATE
+// in the same packet decides: a whole batch is read, moved and committed in one round trip.
+const CLAIM_CLOCK = "SET @claim_at = CURRENT_TIMESTAMP(3)";
+
+/** decide()'s "claimed" in SQL: open, not held, and pending or with its lease run out. */
+const CLAIMABLE = `(not_before IS NULL OR not_before <= @claim_at)
+    AND (status = ${DeliveryState.Pending} OR (status = ${DeliveryState.Sending} AND lease_until < @claim_at))`;
+
 const CLAIM_READ = `SELECT id, status, attempts,
-    TIMESTAMPDIFF(MICROSECOND, CURRENT_TIMESTAMP(3), lease_until) DIV 1000 AS lease_left,
-    TIMESTAMPDIFF(MICROSECOND, CURRENT_TIMESTAMP(3), not_before) DIV 1000 AS hold_left
+    TIMESTAMPDIFF(MICROSECOND, @claim_at, lease_until) DIV 1000 AS lease_left,
+    TIMESTAMPDIFF(MICROSECOND, @claim_at, not_before) DIV 1000 AS hold_left,
+    ${CLAIMABLE} AS claimable
   FROM deliveries`;
 
 // resent_after_uncertain is assigned first, so it still sees the old status: a row taken over from
@@ -29,12 +39,8 @@ const claimWrite = (leaseMs: number) => `UPDATE deliveries SET
     resent_after_uncertain = resent_after_uncertain + (status = ${DeliveryState.Sending}),
     status = ${DeliveryState.Sending},
     attempts = attempts + 1,
-    lease_until = CURRENT_TIMESTAMP(3) + INTERVAL ${Math.trunc(leaseMs) * 1000} MICROSECOND,
-    updated_at = CURRENT_TIMESTAMP(3)`;
-
-/** decide()'s "claimed" in SQL: open, not held, and pending or with its lease run out. */
-const CLAIMABLE = `(not_before IS NULL OR not_before <= CURRENT_TIMESTAMP(3))
-    AND (status = ${DeliveryState.Pending} OR (status = ${DeliveryState.Sending} AND lease_until < CURRENT_TIMESTAMP(3)))`;
+    lease_until = @claim_at + INTERVAL ${Math.trunc(leaseMs) * 1000} MICROSECOND,
+    updated_at = @claim_at`;
 
 /** What a claim may do with the row as read; "claimed" means it may be taken. */
 function decide(row: ClaimRow | undefined): ClaimResult {
@@ -92,38 +98,30 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
   const EVENT = "INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES (?, CURRENT_TIMESTAMP(3), ?, ?)";
   const event = (id: string, status: number, detail: string) => db.execute(EVENT, [id, status, detail.slice(0, 1000)]);
 
-  // One round trip: the row read (and locked) as it was, then the move. The move's WHERE says in SQL
-  // what decide() says, and of the two only time can differ, which can only make a row claimable: so
-  // the UPDATE is the verdict, and the row read tells the rest (attempts, a lease taken over, why not).
-  const claimOne = (id: string): Promise<ClaimResult> =>
-    withTx(db, async (c) => {
-      const [[rows, moved]] = (await c.commitWith(`${CLAIM_READ} WHERE id = ? FOR UPDATE; ${claimWrite(leaseMs)} WHERE id = ? AND ${CLAIMABLE}`, [
-        id,
-        id,
-      ])) as unknown as [[ClaimRow[], { affectedRows: number }]];
-      const row = rows[0];
-      if (row && moved.affectedRows === 1) return { kind: "claimed", uncertain: row.status === DeliveryState.Sending, attempts: row.attempts + 1 };
-      const decided = decide(row);
-      // Held for less than the millisecond decide() can see.
-      return decided.kind === "claimed" ? { kind: "busy", retryInMs: 1000 } : decided;
-    });
-
-  // Many concurrent claims: the rows are read FOR UPDATE in one transaction, so what was decided for
-  // each row still holds when the one UPDATE moves all claimable rows at once.
+  // The rows are read FOR UPDATE and moved in the same transaction and packet: what the read says of
+  // a row (claimable, or why not) still holds when the UPDATE moves every claimable row at once.
   const claimMany = (ids: string[]): Promise<ClaimResult[]> =>
     withTx(db, async (c) => {
-      const [rows] = (await c.query(`${CLAIM_READ} WHERE id IN (?) FOR UPDATE`, [[...new Set(ids)]])) as unknown as [ClaimRow[]];
+      const unique = [...new Set(ids)];
+      const [[, rows, moved]] = (await c.commitWith(`${CLAIM_CLOCK}; ${CLAIM_READ} WHERE id IN (?) FOR UPDATE; ${claimWrite(leaseMs)} WHERE id IN (?) AND ${CLAIMABLE}`, [
+        unique,
+        unique,
+      ])) as unknown as [[unknown, ClaimRow[], { affectedRows: number }]];
       const byId = new Map(rows.map((r) => [r.id, r]));
       const taken = new Set<string>();
       const out = ids.map((id): ClaimResult => {
-        const d = decide(byId.get(id));
-        if (d.kind !== "claimed") return d;
-        // The same delivery twice in one batch (two copies of its message): only one may send.
-        if (taken.has(id)) return { kind: "busy", retryInMs: 1000 };
-        taken.add(id);
-        return d;
+        const row = byId.get(id);
+        if (row && Number(row.claimable) === 1) {
+          // The same delivery twice in one batch (two copies of its message): only one may send.
+          if (taken.has(id)) return { kind: "busy", retryInMs: 1000 };
+          taken.add(id);
+          return { kind: "claimed", uncertain: row.status === DeliveryState.Sending, attempts: row.attempts + 1 };
+        }
+        const d = decide(row);
+        // Held, or leased, for less than the millisecond decide() can see.
+        return d.kind === "claimed" ? { kind: "busy", retryInMs: 1000 } : d;
       });
-      if (taken.size > 0) await c.commitWith(`${claimWrite(leaseMs)} WHERE id IN (?)`, [[...taken]]);
+      if (moved.affectedRows !== taken.size) throw new Error(`claim moved ${moved.affectedRows} rows for ${taken.size} claimable`);
       return out;
     });
 
@@ -136,7 +134,7 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
 
   // Two batches of a kind under way at a time: while they are, the next one fills up.
   const opts = { maxItems: batch.maxItems ?? 200, maxDelayMs: batch.maxDelayMs ?? 0, maxConcurrent: batch.maxConcurrent ?? 2 };
-  const claimBatch = createBatcher<string, ClaimResult>({ ...opts, run: (ids) => (ids.length === 1 ? claimOne(ids[0]).then((r) => [r]) : claimMany(ids)) });
+  const claimBatch = createBatcher<string, ClaimResult>({ ...opts, run: claimMany });
   // Sent records arrive one by one as the SMTP connections finish, each batch a commit: gathered
   // for up to 5 ms (the message is already out; only its record waits), a 40k campaign's commits per
   // email halved (0.23 -> 0.11) and MariaDB's CPU per email fell by about a fifth.
