@@ -84,6 +84,9 @@ export function sentStatements(items: readonly SentRecord[], messageIdSql?: stri
   };
 }
 
+/** How long sent records gather before their batch commits (see sentBatch). */
+const SENT_GATHER_MS = 5;
+
 /**
  * The ledger operations a worker needs. A claim moves a row pending -> sending with a lease; a row
  * found in `sending` with an expired lease was held by a worker that died, possibly after the channel
@@ -92,8 +95,6 @@ export function sentStatements(items: readonly SentRecord[], messageIdSql?: stri
  * of concurrent deliveries are batched (one statement for many rows); each caller still gets its own
  * answer only after its row was written.
  */
-const SENT_GATHER_MS = 5;
-
 export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number; maxDelayMs?: number; maxConcurrent?: number } = {}) {
   const EVENT = "INSERT INTO delivery_events (delivery_id, at, status, detail) VALUES (?, CURRENT_TIMESTAMP(3), ?, ?)";
   const event = (id: string, status: number, detail: string) => db.execute(EVENT, [id, status, detail.slice(0, 1000)]);
@@ -121,6 +122,9 @@ export function createLedger(db: Db, leaseMs: number, batch: { maxItems?: number
         // Held, or leased, for less than the millisecond decide() can see.
         return d.kind === "claimed" ? { kind: "busy", retryInMs: 1000 } : d;
       });
+      // Cannot differ while the rows are locked and both statements read one clock. If it ever did,
+      // nothing is sent on this verdict: the messages come back from the broker, and rows moved here
+      // are taken again once their lease runs out.
       if (moved.affectedRows !== taken.size) throw new Error(`claim moved ${moved.affectedRows} rows for ${taken.size} claimable`);
       return out;
     });
