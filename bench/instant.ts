@@ -221,8 +221,7 @@ async function pipeline() {
     // SendBatch: rows accepted per second, 500 per call, one caller, timed once warm like the other
     // ingest runs (rounds of BATCHES calls until two agree). Six calls timed once lasted about 0.2 s
     // and moved between 0.52 and 0.93 of the INSERT rate from run to run.
-    let batchRowsSent = 0;
-    const sendBatches = async (tag: string) => {
+    const sendBatches = async (tag: string): Promise<{ rate: number; rows: number }> => {
       const r = await steadyRate(BATCHES, 1, (b, round) =>
         client.sendBatch({
           items: Array.from({ length: 500 }, (_, j) => ({
@@ -233,8 +232,7 @@ async function pipeline() {
           })),
         }),
       );
-      batchRowsSent += r.rounds * BATCHES * 500;
-      return r.rate * 500;
+      return { rate: r.rate * 500, rows: r.rounds * BATCHES * 500 };
     };
 
     // Ingest alone: the other processes are stopped (SIGSTOP) so the Sends do not share the cores with
@@ -249,7 +247,7 @@ async function pipeline() {
     };
     let ingest = { rate: NaN, cpuPerCall: NaN };
     let ingestAlt = ingest;
-    let batchAlone = NaN;
+    let batchAlone = { rate: NaN, rows: 0 };
     if (others.length > 0) {
       for (const n of others) process.kill(n.proc.pid, "SIGSTOP");
       try {
@@ -259,12 +257,11 @@ async function pipeline() {
       } finally {
         for (const n of others) process.kill(n.proc.pid, "SIGCONT");
       }
-      await sink.waitFor((delivered += ingestCalls + batchRowsSent), 180_000);
-      batchRowsSent = 0;
+      await sink.waitFor((delivered += ingestCalls + batchAlone.rows), 180_000);
     }
 
-    const batchRows = await sendBatches("batch");
-    await sink.waitFor((delivered += batchRowsSent), 120_000);
+    const batch = await sendBatches("batch");
+    await sink.waitFor((delivered += batch.rows), 120_000);
 
     // Latency at a fixed offered rate: the target's 200/s, and half the rate this run saturated at
     // (where the path's own latency shows rather than a queue's).
@@ -311,8 +308,8 @@ async function pipeline() {
       ingestAlt,
       rateAlt,
       cpuAlt,
-      batchRows,
-      batchAlone,
+      batchRows: batch.rate,
+      batchAlone: batchAlone.rate,
       cpuBy,
       statements,
     };

@@ -206,7 +206,7 @@ function oneWrite(c: SMTPConnection, message: string | Buffer): Readable {
       this.push(null);
     },
   });
-  stream.once("end", () => setImmediate(uncork));
+  // "close" follows "end" (and a destroy without a read); the terminator is queued by then.
   stream.once("close", () => setImmediate(uncork));
   return stream;
 }
