@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { domainToASCII } from "node:url";
 import addressparser from "nodemailer/lib/addressparser";
 import { encodeWords, foldLines, hasLongerLines, isPlainText, quoteString } from "nodemailer/lib/mime-funcs";
-import { encode as qpEncode, wrap as qpWrap } from "nodemailer/lib/qp";
+import { encode as qpEncode } from "nodemailer/lib/qp";
+import { wrapQuotedPrintable } from "./qp-wrap.js";
 
 export interface MessageParts {
   to: string;
@@ -55,7 +56,7 @@ export function createComposer(from: string): Composer {
       ? heads[kind].plain + s.replace(/\r\n|\r|\n/g, "\r\n")
       : mostlyNonLatin(s)
         ? heads[kind].b64 + base64Lines(s)
-        : heads[kind].qp + qpWrap(quotedPrintable(s), 76);
+        : heads[kind].qp + wrapQuotedPrintable(quotedPrintable(s), 76);
 
   return {
     envelopeFrom,

@@ -21,6 +21,10 @@ describe("lazyChild", () => {
     used.warn("again");
     expect(made).toBe(1);
     void quiet;
+    const debugOnly = lazyChild(log, { deliveryId: "d3" });
+    debugOnly.debug("not written either");
+    debugOnly.trace("nor this");
+    expect(made).toBe(1);
 
     const lines = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(2);

@@ -62,6 +62,9 @@ export function maskAddress(address: string): string {
   return `${address.slice(0, 1)}***${address.slice(at)}`;
 }
 
+const LEVEL_METHODS = { trace: 1, debug: 1, info: 1, warn: 1, error: 1, fatal: 1 };
+const noop = () => undefined;
+
 /**
  * `log.child(bindings)`, made only when something is logged. A child with redaction serializes its
  * bindings when it is created; the worker makes one per delivery attempt and almost never logs on
@@ -72,6 +75,9 @@ export function lazyChild(log: Logger, bindings: Record<string, unknown>): Logge
   const real = () => (child ??= log.child(bindings));
   return new Proxy({} as Logger, {
     get(_, key) {
+      // A call at a level the parent does not write (the worker's debug line on every success) needs
+      // no child: the child inherits that level until someone sets its own.
+      if (!child && typeof key === "string" && key in LEVEL_METHODS && !log.isLevelEnabled(key)) return noop;
       const target = real();
       const v = Reflect.get(target, key, target) as unknown;
       return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;

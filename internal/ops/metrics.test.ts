@@ -21,6 +21,9 @@ describe("platform metrics", () => {
     const p = (channel: string, decision: PlannedDelivery["decision"]) => ({ id: "x", recipient: "r", userId: "u", channel, decision });
     o.planned!([p("email", { kind: "deliver" }), p("email", { kind: "skip", reason: "opted_out: marketing" }), p("websocket", { kind: "hold", until: new Date() })], [p("email", { kind: "deliver" })]);
     o.delivery!("sent", 40, deliver(newId(Date.now() - 2000)));
+    // A second channel's sends count apart from the first's (children are kept per label values).
+    o.delivery!("sent", 3, deliver(newId(), "websocket"));
+    o.delivery!("sent", 4, deliver(newId(), "websocket"));
     o.delivery!("retry", 5, deliver(newId()), "smtp_tempfail");
     o.delivery!("failed", 5, deliver(newId()), "smtp_rejected");
     o.delivery!("skipped", 1, deliver(newId()), "Suppressed (bounced)");
@@ -46,6 +49,9 @@ describe("platform metrics", () => {
     expect(sumOf(s, "notify_accept_to_sent_seconds_bucket", { channel: "email", le: "1" })).toBe(0);
     expect(sumOf(s, "notify_accept_to_sent_seconds_bucket", { channel: "email", le: "2.5" })).toBe(1);
     expect(sumOf(s, "notify_delivery_attempt_seconds_count", { channel: "email", outcome: "sent" })).toBe(1);
+    expect(sumOf(s, "notify_deliveries_sent_total", { channel: "websocket" })).toBe(2);
+    expect(sumOf(s, "notify_delivery_attempt_seconds_count", { channel: "websocket", outcome: "sent" })).toBe(2);
+    expect(sumOf(s, "notify_delivery_attempt_seconds_sum", { channel: "websocket", outcome: "sent" })).toBeCloseTo(0.007, 6);
   });
 
   it("caps free-text reasons so a policy cannot blow up the series count", async () => {

@@ -101,6 +101,8 @@ export function renderTokens(tokens: Tokens, view: unknown, kind: PartKind, maxB
   let out = writer.renderTokens(tokens as unknown as string[][], new SafeContext(view), undefined, undefined, config);
   // Unicode line separators too: some clients and log viewers break lines on them.
   if (kind === "line") out = out.replace(/[\r\n\u0085\u2028\u2029]+/g, " ").trim();
-  if (Buffer.byteLength(out, "utf8") > maxBytes) throw new RenderLimitError(`rendered output exceeds ${maxBytes} bytes`);
+  // A UTF-16 unit is at most 3 bytes of UTF-8: a text short enough is not measured (which would
+  // flatten the concatenated string early, a copy of every rendered body).
+  if (out.length * 3 > maxBytes && Buffer.byteLength(out, "utf8") > maxBytes) throw new RenderLimitError(`rendered output exceeds ${maxBytes} bytes`);
   return out;
 }
