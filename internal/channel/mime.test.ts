@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import MailComposer from "nodemailer/lib/mail-composer";
 import { simpleParser, type ParsedMail } from "mailparser";
 import { encode as qpEncode } from "nodemailer/lib/qp";
-import { AddressError, createComposer, quotedPrintable, type MessageParts } from "./mime.js";
+import { AddressError, createComposer, mostlyNonLatin, quotedPrintable, type MessageParts } from "./mime.js";
 
 const FROM = "Кинотеатр «Звезда» <no-reply@cinema.example>";
 
@@ -138,6 +138,29 @@ describe("the MIME composer", () => {
       expect(quotedPrintable(s), JSON.stringify(s)).toBe(qpEncode(Buffer.from(s, "utf8")));
     }
     expect(quotedPrintable('<p style="x">a \t\r\nb =\n</p> ')).toBe('<p style=3D"x">a =09\r\nb =3D\n</p>=20');
+  });
+
+  it("chooses base64 by nodemailer's rule (no more Latin letters than other characters), ASCII or not", () => {
+    const counted = (s: string) => {
+      let latin = 0;
+      let other = 0;
+      for (const ch of s) {
+        const c = ch.codePointAt(0)!;
+        if (c >= 0x80 || (c < 0x20 && ch !== "\t" && ch !== "\n" && ch !== "\r")) other += ch.length;
+        else if (/[A-Za-z]/.test(ch)) latin++;
+      }
+      return other >= latin;
+    };
+    const alphabet = ["a", "Z", " ", "1", "\n", "<", "\t", "\x01", "é", "Ж", "😀"];
+    let seed = 5;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let round = 0; round < 2000; round++) {
+      const pool = round % 2 === 0 ? alphabet.slice(0, 6) : alphabet;
+      const s = Array.from({ length: rnd(40) }, () => pool[rnd(pool.length)]).join("");
+      expect(mostlyNonLatin(s), JSON.stringify(s)).toBe(counted(s));
+    }
+    expect(mostlyNonLatin("2026-12-07 19:30, 4 / 5!")).toBe(true);
+    expect(mostlyNonLatin("<p>Hello</p>")).toBe(false);
   });
 
   it("refuses addresses that are not a single plain mailbox", () => {
