@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import MailComposer from "nodemailer/lib/mail-composer";
 import { simpleParser, type ParsedMail } from "mailparser";
 import { encode as qpEncode } from "nodemailer/lib/qp";
-import { AddressError, createComposer, mostlyNonLatin, quotedPrintable, type MessageParts } from "./mime.js";
+import { hasLongerLines, isPlainText } from "nodemailer/lib/mime-funcs";
+import { AddressError, createComposer, quotedPrintable, transferEncoding, type MessageParts } from "./mime.js";
 
 const FROM = "Кинотеатр «Звезда» <no-reply@cinema.example>";
 
@@ -128,7 +129,7 @@ describe("the MIME composer", () => {
 
   it("writes quoted-printable text as nodemailer's encoder does, ASCII or not", () => {
     // Random text over the characters the ASCII path treats specially, and beyond it.
-    const alphabet = ["=", " ", "\t", "\r", "\n", "\r\n", "a", "Z", "<", ">", "~", ".", "\x7f", "\x01", "é", "Ж", "😀"];
+    const alphabet = ["=", " ", "\t", "\r", "\n", "\r\n", "a", "Z", "<", ">", "~", ".", "\x7f", "\x01", "é", "Ж", "😀", "\ud800", "\udc00", "—"];
     let seed = 7;
     const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
     for (let round = 0; round < 2000; round++) {
@@ -140,8 +141,10 @@ describe("the MIME composer", () => {
     expect(quotedPrintable('<p style="x">a \t\r\nb =\n</p> ')).toBe('<p style=3D"x">a =09\r\nb =3D\n</p>=20');
   });
 
-  it("chooses base64 by nodemailer's rule (no more Latin letters than other characters), ASCII or not", () => {
-    const counted = (s: string) => {
+  it("chooses 7bit, base64 or quoted-printable as nodemailer does, ASCII or not", () => {
+    // nodemailer: plain text in short lines as it is; base64 when Latin letters do not outnumber the rest.
+    const reference = (s: string) => {
+      if (isPlainText(s) && !hasLongerLines(s, 76)) return "7bit";
       let latin = 0;
       let other = 0;
       for (const ch of s) {
@@ -149,18 +152,22 @@ describe("the MIME composer", () => {
         if (c >= 0x80 || (c < 0x20 && ch !== "\t" && ch !== "\n" && ch !== "\r")) other += ch.length;
         else if (/[A-Za-z]/.test(ch)) latin++;
       }
-      return other >= latin;
+      return other >= latin ? "base64" : "quoted-printable";
     };
-    const alphabet = ["a", "Z", " ", "1", "\n", "<", "\t", "\x01", "é", "Ж", "😀"];
+    const alphabet = ["a", "Z", " ", "1", "\n", "<", "a".repeat(30), "\t", "\x01", "\x7f", "é", "Ж", "😀", "\ud800"];
     let seed = 5;
     const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
-    for (let round = 0; round < 2000; round++) {
-      const pool = round % 2 === 0 ? alphabet.slice(0, 6) : alphabet;
+    const seen = new Set<string>();
+    for (let round = 0; round < 3000; round++) {
+      const pool = round % 2 === 0 ? alphabet.slice(0, 7) : alphabet;
       const s = Array.from({ length: rnd(40) }, () => pool[rnd(pool.length)]).join("");
-      expect(mostlyNonLatin(s), JSON.stringify(s)).toBe(counted(s));
+      expect(transferEncoding(s), JSON.stringify(s)).toBe(reference(s));
+      seen.add(transferEncoding(s));
     }
-    expect(mostlyNonLatin("2026-12-07 19:30, 4 / 5!")).toBe(true);
-    expect(mostlyNonLatin("<p>Hello</p>")).toBe(false);
+    expect([...seen].sort()).toEqual(["7bit", "base64", "quoted-printable"]);
+    expect(transferEncoding("2026-12-07 19:30, 4 / 5!")).toBe("7bit");
+    expect(transferEncoding("2026-12-07 19:30, 4 / 5!".repeat(5))).toBe("base64");
+    expect(transferEncoding("<p>Hello</p>".repeat(10))).toBe("quoted-printable");
   });
 
   it("refuses addresses that are not a single plain mailbox", () => {

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { domainToASCII } from "node:url";
 import addressparser from "nodemailer/lib/addressparser";
-import { encodeWords, foldLines, hasLongerLines, isPlainText, quoteString } from "nodemailer/lib/mime-funcs";
-import { encode as qpEncode } from "nodemailer/lib/qp";
+import { encodeWords, foldLines, quoteString } from "nodemailer/lib/mime-funcs";
 import { wrapQuotedPrintable } from "./qp-wrap.js";
 
 export interface MessageParts {
@@ -51,12 +50,12 @@ export function createComposer(from: string): Composer {
   // As nodemailer decides: text that is plain ASCII in short lines goes as it is (7bit), which spares
   // encoding every byte; text mostly in another alphabet (a Russian letter) goes as base64, a third
   // the size of its quoted-printable; anything else is quoted-printable.
-  const part = (kind: keyof typeof heads, s: string) =>
-    isPlainText(s) && !hasLongerLines(s, 76)
-      ? heads[kind].plain + s.replace(/\r\n|\r|\n/g, "\r\n")
-      : mostlyNonLatin(s)
-        ? heads[kind].b64 + base64Lines(s)
-        : heads[kind].qp + wrapQuotedPrintable(quotedPrintable(s), 76);
+  const part = (kind: keyof typeof heads, s: string) => {
+    const how = transferEncoding(s);
+    if (how === "7bit") return heads[kind].plain + s.replace(/\r\n|\r|\n/g, "\r\n");
+    if (how === "base64") return heads[kind].b64 + base64Lines(s);
+    return heads[kind].qp + wrapQuotedPrintable(quotedPrintable(s), 76);
+  };
 
   return {
     envelopeFrom,
@@ -77,35 +76,54 @@ export function createComposer(from: string): Composer {
   };
 }
 
-const QP_ASCII = /^[\t\n\r\x20-\x7e]*$/;
-const LATIN = /[A-Za-z]/;
-const QP_ESCAPES = /=|[ \t](?=[\r\n]|$)/g;
-const qpEscape = (c: string) => (c === "=" ? "=3D" : c === " " ? "=20" : "=09");
+// nodemailer's hasLongerLines(76), as a constant: it builds the expression per call.
+const LONG_LINE = /^.{77,}/m;
+// What nodemailer's encoder escapes: anything outside the literal ranges of RFC 2045 (tab, CR, LF,
+// and printable ASCII but "="; "=" is replaced apart, by a plain string), and a blank before a line end. Non-ASCII goes by runs, each written as
+// UTF-8 at once, so a surrogate pair stays whole and a lone surrogate becomes EF BF BD as in Buffer.
+const QP_ESCAPES = /[ \t](?=[\r\n]|$)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\u0080-\uffff]+/g;
+const EQUALS = /=/g;
+// Characters nodemailer's rules count as "other" (base64) or as not plain text (isPlainText): control
+// characters but tab, CR and LF, and non-ASCII.
+const OTHER = /[\x00-\x08\x0b\x0c\x0e-\x1f\u0080-\uffff]/g;
+
+const qpEscape = (c: string) => {
+  if (c.charCodeAt(0) < 0x80) return `=${HEX[c.charCodeAt(0)]}`;
+  let out = "";
+  for (const b of Buffer.from(c, "utf8")) out += `=${HEX[b]}`;
+  return out;
+};
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, "0"));
 
 /**
- * Quoted-printable text, as nodemailer's encoder writes it. Printable ASCII (HTML from the templates
- * is, in its long lines) only needs its "=" and the blanks at line ends escaped: one replace instead
- * of a pass over every byte, which was about 2% of a worker's CPU; anything else takes the byte pass.
- * mime.test.ts checks both give the same text.
+ * Quoted-printable text, as nodemailer's encoder writes it, by one `replace` of the characters that
+ * need escaping instead of its pass over every byte of the UTF-8 buffer (template HTML is printable
+ * ASCII in long lines, with perhaps a "©" or a dash in its footer: a few matches in 5 KB). mime.test.ts
+ * checks both give the same text on random strings, ASCII or not.
  */
 export function quotedPrintable(s: string): string {
-  return QP_ASCII.test(s) ? s.replace(QP_ESCAPES, qpEscape) : qpEncode(Buffer.from(s, "utf8"));
+  return s.replace(EQUALS, "=3D").replace(QP_ESCAPES, qpEscape);
 }
 
-/** nodemailer's rule for base64: no more Latin letters than other characters (control and non-ASCII). */
-export function mostlyNonLatin(s: string): boolean {
-  // Printable ASCII (the templates' HTML) has no "other" characters: it is base64 only without a
-  // single letter, which two regular expressions tell without a pass over every character (that
-  // pass was 1% of a worker's CPU).
-  if (QP_ASCII.test(s)) return !LATIN.test(s);
-  let latin = 0;
+/**
+ * How nodemailer would send a text part: as it is (7bit) when it is plain ASCII (no control characters
+ * but tab, CR and LF) in lines of at most 76; as base64 when it has no more Latin letters than other
+ * characters (control and non-ASCII: a Russian letter); else quoted-printable. The others are counted
+ * by one regular expression (the templates' HTML has a few, a "©" in the footer), letters only until
+ * they outnumber them: no pass over every character in JavaScript (that was 1% of a worker's CPU).
+ */
+export function transferEncoding(s: string): "7bit" | "base64" | "quoted-printable" {
   let other = 0;
+  OTHER.lastIndex = 0;
+  // At least half the text: the letters cannot outnumber them.
+  while (OTHER.test(s)) if (++other * 2 >= s.length) return "base64";
+  if (other === 0 && !LONG_LINE.test(s)) return "7bit";
+  let latin = 0;
   for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x80 || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) other++;
-    else if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) latin++;
+    const c = s.charCodeAt(i) | 0x20;
+    if (c >= 0x61 && c <= 0x7a && ++latin > other) return "quoted-printable";
   }
-  return other >= latin;
+  return "base64";
 }
 
 /** UTF-8 text in base64, 76 characters a line. */
