@@ -78,9 +78,10 @@ export function createComposer(from: string): Composer {
 
 // nodemailer's hasLongerLines(76), as a constant: it builds the expression per call.
 const LONG_LINE = /^.{77,}/m;
-// What nodemailer's encoder escapes: anything outside the literal ranges of RFC 2045 (tab, CR, LF,
-// and printable ASCII but "="; "=" is replaced apart, by a plain string), and a blank before a line end. Non-ASCII goes by runs, each written as
-// UTF-8 at once, so a surrogate pair stays whole and a lone surrogate becomes EF BF BD as in Buffer.
+// What nodemailer's encoder escapes: anything outside the literal ranges of RFC 2045 (tab, CR, LF and
+// printable ASCII), a blank before a line end, and "=" (replaced apart, by a plain string). Non-ASCII
+// goes by runs, each written as UTF-8 at once, so a surrogate pair stays whole and a lone surrogate
+// becomes EF BF BD as in Buffer.
 const QP_ESCAPES = /[ \t](?=[\r\n]|$)|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\u0080-\uffff]+/g;
 const EQUALS = /=/g;
 // Characters nodemailer's rules count as "other" (base64) or as not plain text (isPlainText): control
