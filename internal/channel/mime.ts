@@ -88,10 +88,27 @@ const EQUALS = /=/g;
 // characters but tab, CR and LF, and non-ASCII.
 const OTHER = /[\x00-\x08\x0b\x0c\x0e-\x1f\u0080-\uffff]/g;
 
-const qpEscape = (c: string) => {
-  if (c.charCodeAt(0) < 0x80) return `=${HEX[c.charCodeAt(0)]}`;
+const qpEscape = (run: string) => {
+  if (run.length === 1 && run.charCodeAt(0) < 0x80) return `=${HEX[run.charCodeAt(0)]}`;
   let out = "";
-  for (const b of Buffer.from(c, "utf8")) out += `=${HEX[b]}`;
+  for (let i = 0; i < run.length; i++) {
+    const c = run.charCodeAt(i);
+    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < run.length && (run.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
+    out += pair ? utf8Escaped(run.slice(i, ++i + 1)) : unitEscaped(c);
+  }
+  return out;
+};
+// A letter's escape is made once (Cyrillic text repeats a few dozen of them); a lone surrogate is
+// written as U+FFFD, as Buffer does.
+const unitEscapes = new Map<number, string>();
+const unitEscaped = (c: number) => {
+  let e = unitEscapes.get(c);
+  if (e === undefined) unitEscapes.set(c, (e = utf8Escaped(String.fromCharCode(c))));
+  return e;
+};
+const utf8Escaped = (s: string) => {
+  let out = "";
+  for (const b of Buffer.from(s, "utf8")) out += `=${HEX[b]}`;
   return out;
 };
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, "0"));
