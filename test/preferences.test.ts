@@ -5,6 +5,8 @@ import { dkimVerify } from "mailauth/lib/dkim/verify.js";
 import { DeliveryStatus, NotificationService } from "../gen/notify/v1/notification_service_pb.js";
 import { PreferenceService } from "../gen/notify/v1/preference_service_pb.js";
 import { formatClock, localSeconds } from "../internal/preference/rules.js";
+import { findToken, issueTokens } from "../internal/preference/tokens.js";
+import { createDb } from "../internal/store/db.js";
 import { createConnectClient } from "../internal/rpc/connect-client.js";
 import { eventually, startTestStack, type TestNode, type TestStack } from "./harness/platform.js";
 import type { SinkMessage } from "./harness/smtp-sink.js";
@@ -264,6 +266,20 @@ describe("one-click unsubscribe", () => {
     expect((await settled(await transactional({ email: "fan@example.test" }))).status).toBe(DeliveryStatus.SENT);
     const s = (await prefs.listSuppressions({ query: "fan@" })).suppressions;
     expect(s.map((x) => [x.scope, x.reason])).toEqual([["marketing", "unsubscribe"]]);
+  });
+
+  it("a batch of tokens: each distinct, 128 bits, and found with its own scope", async () => {
+    const db = createDb({ url: stack.dbUrl });
+    try {
+      const scopes = Array.from({ length: 40 }, (_, i) => ({ userId: `batch-${i}`, address: "", category: "marketing", locale: "en", deliveryId: `d-${i}` }));
+      const tokens = await issueTokens(db, scopes);
+      expect(new Set(tokens).size).toBe(40);
+      for (const t of tokens) expect(Buffer.from(t, "base64url")).toHaveLength(16);
+      const found = await Promise.all(tokens.map((t) => findToken(db, t)));
+      expect(found.map((f) => f?.userId)).toEqual(scopes.map((s) => s.userId));
+    } finally {
+      await db.end();
+    }
   });
 
   it("a forged or malformed token is 404 for GET and POST", async () => {

@@ -29,7 +29,9 @@ export async function issueToken(db: Db, s: TokenScope, now = new Date()): Promi
 
 /** One fresh token per scope, in order, stored with one statement (the workers issue them in batches). */
 export async function issueTokens(db: Db, scopes: readonly TokenScope[], now = new Date()): Promise<string[]> {
-  const tokens = scopes.map(() => randomBytes(16).toString("base64url"));
+  // One draw from the generator for the whole batch, cut into 128-bit tokens.
+  const random = randomBytes(16 * scopes.length);
+  const tokens = scopes.map((_, i) => random.subarray(16 * i, 16 * i + 16).toString("base64url"));
   const expires = new Date(now.getTime() + TOKEN_TTL_MS);
   await db.query(
     `INSERT INTO unsubscribe_tokens (token_hash, user_id, address, category, locale, delivery_id, expires_at)
