@@ -14,7 +14,7 @@ import { createConnectClient } from "../internal/rpc/connect-client.js";
 import { dropDatabase, ensureDatabase } from "../internal/store/db.js";
 import { deleteStreams } from "../test/harness/platform.js";
 import { migrate } from "../internal/store/migrate.js";
-import { freePort } from "../test/harness/ports.js";
+import { freePort, freePorts } from "../test/harness/ports.js";
 import { spawnNode, type ManagedProcess } from "../test/harness/processes.js";
 import { startCountingSink, type CountingSink } from "./lib/sink.js";
 import { callers } from "./lib/load.js";
@@ -97,7 +97,7 @@ function notifydEnv(e: Env, extra: Record<string, string>): Record<string, strin
 }
 
 async function startNotifyd(e: Env, extra: Record<string, string> = {}): Promise<{ proc: ManagedProcess; url: string }> {
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const [grpcPort, httpPort] = await freePorts(2);
   const proc = spawnNode(
     "cmd/notifyd/main.ts",
     [],

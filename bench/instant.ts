@@ -8,7 +8,7 @@ import { createGrpcClient } from "../internal/rpc/grpc-client.js";
 import { generateKey } from "../internal/auth/api-keys.js";
 import { dropDatabase, ensureDatabase } from "../internal/store/db.js";
 import { migrate } from "../internal/store/migrate.js";
-import { freePort } from "../test/harness/ports.js";
+import { freePort, freePorts } from "../test/harness/ports.js";
 import { spawnNode } from "../test/harness/processes.js";
 import { deleteStreams } from "../test/harness/platform.js";
 import { callers, steadyRate } from "./lib/load.js";
@@ -149,8 +149,11 @@ async function pipeline() {
   const altRoles = apiGroup.split(",").filter((r) => r === "api" || r === "planner").join(",") || "api";
   const specs = [...groups.map((roles) => ({ roles, server: "grpc-js" })), { roles: altRoles, server: "connect" }];
   const nodes: { roles: string; server: string; grpcPort: number; proc: ReturnType<typeof spawnNode> }[] = [];
+  // Chosen in one call, so no two processes get the same port (each picked alone, a later pick could
+  // return one an earlier process had not bound yet: a run once lost a notifyd to EADDRINUSE).
+  const ports = await freePorts(2 * specs.length);
   for (const [i, { roles, server }] of specs.entries()) {
-    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const [grpcPort, httpPort] = [ports[2 * i], ports[2 * i + 1]];
     const proc = spawnNode(
       "cmd/notifyd/main.ts",
       [],

@@ -8,7 +8,7 @@ import { generateKey } from "../internal/auth/api-keys.js";
 import { dropDatabase, ensureDatabase } from "../internal/store/db.js";
 import { deleteStreams } from "../test/harness/platform.js";
 import { migrate } from "../internal/store/migrate.js";
-import { freePort } from "../test/harness/ports.js";
+import { freePorts } from "../test/harness/ports.js";
 import { spawnNode } from "../test/harness/processes.js";
 import { startSmtpSink } from "../test/harness/smtp-sink.js";
 import { table } from "./lib/stats.js";
@@ -25,7 +25,7 @@ const name = `bench_recovery_${Date.now().toString(36)}`;
 const dbUrl = dbUrlFor(name);
 await ensureDatabase(dbUrl);
 await migrate(dbUrl);
-const grpcPort = await freePort();
+const [grpcPort, httpPort] = await freePorts(2);
 const apiKey = generateKey();
 const node = spawnNode(
   "cmd/notifyd/main.ts",
@@ -34,7 +34,7 @@ const node = spawnNode(
     NOTIFY_DB_URL: dbUrl,
     NOTIFY_NATS_PREFIX: name.replace(/_/g, ""),
     NOTIFY_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
-    NOTIFY_HTTP_ADDR: `127.0.0.1:${await freePort()}`,
+    NOTIFY_HTTP_ADDR: `127.0.0.1:${httpPort}`,
     NOTIFY_SMTP_URL: sink.url,
     NOTIFY_SMTP_RATE: String(RATE),
     NOTIFY_BREAKER_THRESHOLD: "5",
