@@ -4,9 +4,13 @@ export interface CountingSink {
   port: number;
   url: string;
   count(): number;
+  /** Bytes of message data received in all. */
+  bytes(): number;
   /** Arrival time (ms, performance.now based epoch) per Subject. */
   arrivals: Map<string, number>;
   duplicates(): number;
+  /** The whole source of the first messages received, as many as `keep` asked for. */
+  kept(): Buffer[];
   waitFor(n: number, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -16,8 +20,10 @@ export interface CountingSink {
  * Subject and Message-ID instead of parsing MIME, so the sink costs as little CPU as possible and
  * the figures measure the sender.
  */
-export async function startCountingSink(): Promise<CountingSink> {
+export async function startCountingSink(opts: { keep?: number } = {}): Promise<CountingSink> {
+  const kept: Buffer[] = [];
   let n = 0;
+  let bytes = 0;
   let dups = 0;
   const seen = new Set<string>();
   const arrivals = new Map<string, number>();
@@ -32,7 +38,10 @@ export async function startCountingSink(): Promise<CountingSink> {
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
       stream.on("end", () => {
-        const head = Buffer.concat(chunks).toString("latin1", 0, 4096);
+        const whole = Buffer.concat(chunks);
+        bytes += whole.length;
+        if (kept.length < (opts.keep ?? 0)) kept.push(whole);
+        const head = whole.toString("latin1", 0, 4096);
         const headerEnd = head.indexOf("\r\n\r\n");
         const h = headerEnd > 0 ? head.slice(0, headerEnd) : head;
         const id = /^Message-ID:\s*(\S+)/im.exec(h)?.[1] ?? "";
@@ -59,8 +68,10 @@ export async function startCountingSink(): Promise<CountingSink> {
     port,
     url: `smtp://127.0.0.1:${port}`,
     count: () => n,
+    bytes: () => bytes,
     arrivals,
     duplicates: () => dups,
+    kept: () => kept,
     waitFor: (target, timeoutMs) =>
       new Promise<void>((resolve, reject) => {
         if (n >= target) return resolve();
