@@ -4,7 +4,6 @@
 // service's peak concurrency / calls per second / batch size against the configured caps, and the
 // broker publish rate against the campaign's rate. Prints a table.
 import { connect } from "nats";
-import nodemailer from "nodemailer";
 import { CampaignService, RunStatus } from "../gen/notify/v1/campaign_service_pb.js";
 import { generateKey } from "../internal/auth/api-keys.js";
 import { chunkSize } from "../internal/delivery/chunks.js";
@@ -16,9 +15,8 @@ import { deleteStreams } from "../test/harness/platform.js";
 import { migrate } from "../internal/store/migrate.js";
 import { freePort, freePorts } from "../test/harness/ports.js";
 import { spawnNode, type ManagedProcess } from "../test/harness/processes.js";
-import { simpleParser } from "mailparser";
 import { startCountingSink, type CountingSink } from "./lib/sink.js";
-import { callers } from "./lib/load.js";
+import { nodemailerBaseline, platformMail, type RawMail } from "./lib/raw-mail.js";
 import { cpuMs, cpuMsOf, pidsNamed, rssKiB, table } from "./lib/stats.js";
 import { dbStatements, formatCounts, perUnit } from "./lib/db-counters.js";
 import { dbUrlFor, mariadbTransport } from "./lib/mariadb.js";
@@ -41,63 +39,15 @@ const nodeArgs = PROF ? ["--cpu-prof", `--cpu-prof-dir=${PROF}`] : [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** What the baseline sends to recipient i: the bench's short message, or one the platform sent. */
-type RawMail = (i: number) => { subject: string; text: string; html: string; headers?: Record<string, string> };
-
+/** The bench's own short message, the baseline of reports before session 12. */
 const shortMail: RawMail = (i) => ({
   subject: `Happy birthday, User ${i}!`,
   text: `Happy birthday, User ${i}!\n\nThe whole Cinema Online team wishes you a wonderful day.`,
   html: `<html><body><h1>Happy birthday, User ${i}!</h1><p>The whole Cinema Online team wishes you a wonderful day.</p></body></html>`,
 });
 
-// Headers nodemailer writes itself from sendMail's fields; the others are passed through as they came.
-const OWN_HEADERS = new Set(["from", "to", "subject", "message-id", "date", "mime-version", "content-type", "content-transfer-encoding"]);
-
-/**
- * The platform's own messages, read back from the sink (subject, both bodies and the extra headers,
- * List-Unsubscribe...): recipient i gets the i-th of them, round robin, so the baseline sends what a
- * campaign sends (the birthday template in its layout, English and Russian), not a shorter message.
- */
-async function platformMail(sources: Buffer[]): Promise<RawMail> {
-  if (sources.length === 0) throw new Error("the sink kept no message to send in the baseline");
-  const mails = await Promise.all(
-    sources.map(async (src) => {
-      const m = await simpleParser(src);
-      const headers = Object.fromEntries(
-        m.headerLines
-          .filter((h) => !OWN_HEADERS.has(h.key))
-          .map((h) => [h.line.slice(0, h.line.indexOf(":")), h.line.slice(h.line.indexOf(":") + 1).replace(/\r?\n[ \t]+/g, " ").trim()]),
-      );
-      return { subject: m.subject ?? "", text: m.text ?? "", html: typeof m.html === "string" ? m.html : "", headers };
-    }),
-  );
-  return (i) => mails[i % mails.length];
-}
-
-/** One process: nodemailer's pool sending RAW_N mails to a sink of its own, after 1,000 to warm up. */
-async function baseline(content: RawMail): Promise<{ rate: number; cpuPerMsg: number; bytesPerMsg: number }> {
-  const sink = await startCountingSink();
-  const t = nodemailer.createTransport({ host: "127.0.0.1", port: sink.port, pool: true, maxConnections: 4, maxMessages: 1e9, secure: false, ignoreTLS: true });
-  const mail = (i: number) =>
-    t.sendMail({
-      from: "Cinema <no-reply@cinema.example>",
-      to: `user${i}@example.test`,
-      ...content(i + 1000),
-      messageId: `<raw-${i}@cinema.example>`,
-    });
-  // Warmed first (JIT, pool connections): its 20,000 mails amortise a cold start less than 100,000 do.
-  await callers(1000, 64, (i) => mail(i - 1000));
-  await sink.waitFor(1000, 60_000);
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await callers(RAW_N, 64, mail);
-  await sink.waitFor(1000 + RAW_N, 120_000);
-  const secs = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  t.close();
-  await sink.close();
-  return { rate: RAW_N / secs, cpuPerMsg: (cpu.user + cpu.system) / 1000 / RAW_N, bytesPerMsg: sink.bytes() / sink.count() };
-}
+// Warmed with 1,000 mails first: its 20,000 amortise a cold start less than 100,000 do.
+const baseline = (content: RawMail, tag: string) => nodemailerBaseline({ content, n: RAW_N, warm: 1000, concurrency: 64, tag });
 
 interface Env {
   dbUrl: string;
@@ -261,7 +211,7 @@ let users: ManagedProcess | undefined;
 const admin = createGrpcClient(DemoAdminService, usersAddr, { timeoutMs: 10_000 });
 try {
   process.stdout.write(`raw baseline: ${RAW_N} mails (the bench's short message)...\n`);
-  const rawShort = await baseline(shortMail);
+  const rawShort = await baseline(shortMail, "short");
   process.stdout.write(`seeding ${BIG} users...\n`);
   users = spawnNode("cmd/users-demo/main.ts", [], { USERS_DEMO_DB_URL: usersDb, USERS_DEMO_ADDR: usersAddr, USERS_DEMO_USERS: String(BIG) }, { name: "users-demo-bench", logFile: true, nodeArgs });
   await users.waitForLine("users-demo listening", 10 * 60_000);
@@ -275,7 +225,7 @@ try {
   const smallStats = await admin.getStats({});
 
   process.stdout.write(`raw baseline: ${RAW_N} mails (the messages the platform sent)...\n`);
-  const raw = await baseline(await platformMail(env.sink.kept()));
+  const raw = await baseline(await platformMail(env.sink.kept()), "same");
 
   // Memory is compared between runs that differ only in size: the paced run above lifts the backlog
   // limit, which lets its process hold more in flight.

@@ -1,6 +1,5 @@
 // bench:instant — the whole instant path (Send over gRPC -> planner -> worker -> SMTP) against its raw
 // baseline (one process: nodemailer pool -> the same SMTP sink), in one run. Prints a table.
-import nodemailer from "nodemailer";
 import mysql from "mysql2/promise";
 import { NotificationService } from "../gen/notify/v1/notification_service_pb.js";
 import { createConnectClient } from "../internal/rpc/connect-client.js";
@@ -13,6 +12,7 @@ import { spawnNode } from "../test/harness/processes.js";
 import { deleteStreams } from "../test/harness/platform.js";
 import { callers, steadyRate } from "./lib/load.js";
 import { startCountingSink } from "./lib/sink.js";
+import { nodemailerBaseline, platformMail, type RawMail } from "./lib/raw-mail.js";
 import { dbStatements, formatCounts, formatStages, perUnit, stageLatencies } from "./lib/db-counters.js";
 import { cpuMs, cpuMsOf, percentile, pidsNamed, table, waitForQuiet } from "./lib/stats.js";
 import { dbUrlFor, mariadbTransport } from "./lib/mariadb.js";
@@ -54,33 +54,14 @@ const body = (i: number) => ({
   body: `Hello, this is message ${i}. Your tickets for tonight are ready; enjoy the film and the popcorn.`,
 });
 
-async function baseline() {
-  const sink = await startCountingSink();
-  const t = nodemailer.createTransport({ host: "127.0.0.1", port: sink.port, pool: true, maxConnections: 4, maxMessages: 1e9, secure: false, ignoreTLS: true });
-  const mail = (tag: string, i: number) => {
-    const b = body(i);
-    return t.sendMail({
-      from: "Cinema <no-reply@cinema.example>",
-      to: `b${i}@example.test`,
-      subject: b.subject,
-      text: b.body,
-      html: `<html><body><p>${b.body}</p></body></html>`,
-      messageId: `<${tag}-${i}@cinema.example>`,
-    });
-  };
-  // Warmed like the platform (JIT, pool connections), so the ratio compares steady states.
-  await callers(WARM, CONCURRENCY, (i) => mail("warm", i));
-  await sink.waitFor(WARM, 60_000);
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await callers(N, CONCURRENCY, (i) => mail("base", i));
-  await sink.waitFor(WARM + N, 60_000);
-  const secs = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  t.close();
-  await sink.close();
-  return { rate: N / secs, cpuPerMsg: (cpu.user + cpu.system) / 1000 / N };
-}
+/** The bench's own short message (no layout), the baseline of reports before session 12. */
+const shortMail: RawMail = (i) => {
+  const b = body(i);
+  return { subject: b.subject, text: b.body, html: `<html><body><p>${b.body}</p></body></html>` };
+};
+
+// Warmed like the platform (JIT, pool connections), so the ratio compares steady states.
+const baseline = (content: RawMail, tag: string) => nodemailerBaseline({ content, n: N, warm: WARM, concurrency: CONCURRENCY, tag });
 
 /** The ingest baseline: durable single-row INSERT commits from 64 concurrent callers, as Send does. */
 async function insertBaseline(dbUrl: string) {
@@ -130,7 +111,8 @@ async function rpcFloor(wire: Wire, server: "grpc-js" | "connect" = serverOf(wir
 }
 
 async function pipeline() {
-  const sink = await startCountingSink();
+  // The platform's first messages (its warm-up) are kept: the same-message baseline sends them again.
+  const sink = await startCountingSink({ keep: 500 });
   const name = `bench_instant_${Date.now().toString(36)}`;
   const dbUrl = dbUrlFor(name);
   await ensureDatabase(dbUrl);
@@ -302,6 +284,8 @@ async function pipeline() {
       stages,
       half,
       duplicates: sink.duplicates(),
+      kept: sink.kept(),
+      bytesPerMsg: sink.bytes() / sink.count(),
       settled,
       insertRate,
       floor,
@@ -324,10 +308,12 @@ async function pipeline() {
   }
 }
 
-const base = await baseline();
+const baseShort = await baseline(shortMail, "short");
 const pipe = await pipeline();
+const base = await baseline(await platformMail(pipe.kept), "same");
 const rows = [
-  { scenario: "raw: nodemailer pool -> sink (1 process)", "msgs/s": base.rate, "cpu ms/msg": base.cpuPerMsg, "p50 ms": "", "p99 ms": "" },
+  { scenario: "raw: nodemailer pool -> sink (1 process), the platform's messages", "msgs/s": base.rate, "cpu ms/msg": base.cpuPerMsg, "p50 ms": "", "p99 ms": "" },
+  { scenario: "raw: the same, the bench's short message (reports before session 12)", "msgs/s": baseShort.rate, "cpu ms/msg": baseShort.cpuPerMsg, "p50 ms": "", "p99 ms": "" },
   {
     scenario: `platform: Send, ${wireName[WIRE]} -> SMTP sink; latency at ${RATE}/s offered`,
     "msgs/s": pipe.rate,
@@ -374,8 +360,10 @@ process.stdout.write(
     `the RPC floor alone reaches ${r2(pipe.floor.rate, pipe.insertRate)} / ${r2(pipe.floorAlt.rate, pipe.insertRate)} of INSERT; Send reaches ${r2(pipe.ingest.rate, pipe.floor.rate)} / ${r2(pipe.ingestAlt.rate, pipe.floorAlt.rate)} of its floor\n\n`,
 );
 process.stdout.write(
-  `ratio platform/raw = ${r2(pipe.rate, base.rate)} over ${wireName[WIRE]}, ${r2(pipe.rateAlt, base.rate)} over ${wireName[ALT]} (target >= 0.8); ` +
+  `ratio platform/raw = ${r2(pipe.rate, base.rate)} over ${wireName[WIRE]}, ${r2(pipe.rateAlt, base.rate)} over ${wireName[ALT]} against the same messages (target >= 0.8); ` +
+    `${r2(pipe.rate, baseShort.rate)} / ${r2(pipe.rateAlt, baseShort.rate)} against the short message; ` +
     `p99 = ${pipe.p99.toFixed(1)} ms (target < 50); duplicates at sink = ${pipe.duplicates}\n` +
+    `message size at the sink: ${pipe.bytesPerMsg.toFixed(0)} bytes on average from the platform, ${base.bytesPerMsg.toFixed(0)} from the same-message baseline, ${baseShort.bytesPerMsg.toFixed(0)} from the short one\n` +
     `cpu ms/msg for the platform counts the notifyd processes only (${ROLES}); the sink and the load run in the bench process.\n`,
 );
 process.exit(0);
