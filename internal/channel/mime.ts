@@ -98,8 +98,9 @@ const qpEscape = (run: string) => {
   }
   return out;
 };
-// A letter's escape is made once (Cyrillic text repeats a few dozen of them); a lone surrogate is
-// written as U+FFFD, as Buffer does.
+// A letter's escape is made once (Cyrillic text repeats a few dozen of them); at most one entry per
+// UTF-16 code unit, so the map cannot outgrow 64k short strings. A lone surrogate is written as U+FFFD,
+// as Buffer does.
 const unitEscapes = new Map<number, string>();
 const unitEscaped = (c: number) => {
   let e = unitEscapes.get(c);

@@ -25,6 +25,11 @@ describe("lazyChild", () => {
     debugOnly.debug("not written either");
     debugOnly.trace("nor this");
     expect(made).toBe(1);
+    // Only the level methods are short-cut: anything else reaches the child (made for it).
+    expect(typeof debugOnly.bindings).toBe("function");
+    expect(debugOnly.bindings()).toMatchObject({ deliveryId: "d3" });
+    // A name every object inherits is no level either.
+    expect(lazyChild(log, { deliveryId: "d4" }).hasOwnProperty("nothing")).toBe(false);
 
     const lines = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(2);

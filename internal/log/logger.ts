@@ -62,7 +62,7 @@ export function maskAddress(address: string): string {
   return `${address.slice(0, 1)}***${address.slice(at)}`;
 }
 
-const LEVEL_METHODS = { trace: 1, debug: 1, info: 1, warn: 1, error: 1, fatal: 1 };
+const LEVEL_METHODS = new Set(["trace", "debug", "info", "warn", "error", "fatal"]);
 const noop = () => undefined;
 
 /**
@@ -77,7 +77,7 @@ export function lazyChild(log: Logger, bindings: Record<string, unknown>): Logge
     get(_, key) {
       // A call at a level the parent does not write (the worker's debug line on every success) needs
       // no child: the child inherits that level until someone sets its own.
-      if (!child && typeof key === "string" && key in LEVEL_METHODS && !log.isLevelEnabled(key)) return noop;
+      if (!child && typeof key === "string" && LEVEL_METHODS.has(key) && !log.isLevelEnabled(key)) return noop;
       const target = real();
       const v = Reflect.get(target, key, target) as unknown;
       return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
