@@ -89,7 +89,6 @@ const EQUALS = /=/g;
 const OTHER = /[\x00-\x08\x0b\x0c\x0e-\x1f\u0080-\uffff]/g;
 
 const qpEscape = (run: string) => {
-  if (run.length === 1 && run.charCodeAt(0) < 0x80) return `=${HEX[run.charCodeAt(0)]}`;
   let out = "";
   for (let i = 0; i < run.length; i++) {
     const c = run.charCodeAt(i);
@@ -98,7 +97,7 @@ const qpEscape = (run: string) => {
   }
   return out;
 };
-// A letter's escape is made once (Cyrillic text repeats a few dozen of them); at most one entry per
+// A character's escape is made once (Cyrillic text repeats a few dozen letters); at most one entry per
 // UTF-16 code unit, so the map cannot outgrow 64k short strings. A lone surrogate is written as U+FFFD,
 // as Buffer does.
 const unitEscapes = new Map<number, string>();

@@ -40,14 +40,14 @@ export function wrapQuotedPrintable(str: string, lineLength = 76): string {
       continue;
     }
     const blank = end - pos > width - margin ? lastIndexWhere(str, tail, end, isBreakable) : -1;
+    const escape = blank === -1 ? escapeTailLength(str, pos, end) : -1;
     if (blank !== -1) {
       end = blank + 1;
-    } else if (escapeTailLength(str, pos, end) >= 0) {
+    } else if (escape >= 0) {
       // An escape cut short ("=" or "=X" at the end) moves to the next line whole.
-      const partial = escapeTailLength(str, pos, end);
-      if (partial < 3) end -= partial;
+      if (escape < 3) end -= escape;
       // So do the escaped bytes of a UTF-8 sequence: back to its lead byte, or off a run of them.
-      while (end - pos > 3 && end - pos < len - pos && !onlyEscapes(str, pos, end) && escapeTailLength(str, pos, end) === 3) {
+      while (end - pos > 3 && end < len && !onlyEscapes(str, pos, end) && escapeTailLength(str, pos, end) === 3) {
         const code = parseInt(str.slice(end - 2, end), 16);
         if (code < 0x80) break;
         end -= 3;
